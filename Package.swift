@@ -1,0 +1,93 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "dreamclass-reconcile",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dreamclass-reconcile", targets: ["dreamclass-reconcile"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+    ],
+    targets: [
+        // The PostgreSQL C client. Only the `Postgres` target imports it.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "Postgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A throwaway PostgreSQL server, for the tests and the demo.
+        .target(name: "PostgresServer"),
+        .target(
+            name: "DreamClassAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(name: "EmbedSQLTool"),
+        .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["EmbedSQLTool"]),
+        .target(
+            name: "EventStore",
+            dependencies: [
+                "Postgres",
+                "DreamClassAPI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            plugins: ["EmbedSQL"]
+        ),
+        .target(
+            name: "DreamClassSimulator",
+            dependencies: [
+                "DreamClassAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "dreamclass-reconcile",
+            dependencies: [
+                "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "dreamclass-bench",
+            dependencies: [
+                "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The test suites' throwaway PostgreSQL server, a database per suite.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Postgres", "PostgresServer", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"]),
+        .testTarget(
+            name: "DreamClassAPITests",
+            dependencies: ["DreamClassAPI", "DreamClassSimulator", "TestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,153 @@
+import Foundation
+
+/// The envelope DreamClass wraps every webhook in. `data` is checked to be an object and not
+/// decoded further here: its shape depends on `type`, and the raw text is what gets stored.
+public struct WebhookEnvelope: Sendable, Equatable {
+    public var id: UUID
+    /// The `id` exactly as sent: the signature is computed over this text.
+    public var rawID: String
+    public var type: String
+    public var tenant: String
+    /// The envelope `timestamp`, epoch milliseconds.
+    public var timestampMillis: Int64
+    public var signature: String?
+
+    public init(id: UUID, rawID: String? = nil, type: String, tenant: String, timestampMillis: Int64, signature: String?) {
+        self.id = id
+        self.rawID = rawID ?? id.uuidString.lowercased()
+        self.type = type
+        self.tenant = tenant
+        self.timestampMillis = timestampMillis
+        self.signature = signature
+    }
+
+    /// The envelope `timestamp` as a date.
+    public var time: Date { Date(timeIntervalSince1970: Double(timestampMillis) / 1000) }
+
+    /// Validates one webhook body.
+    ///
+    /// - Throws: ``WebhookEnvelopeError`` saying which field is missing or wrong.
+    public static func validate(_ body: some Collection<UInt8>, decoder: JSONDecoder = JSONDecoder()) throws(WebhookEnvelopeError) -> WebhookEnvelope {
+        let raw: Raw
+        do {
+            raw = try decoder.decode(Raw.self, from: Data(body))
+        } catch let error as WebhookEnvelopeError {
+            throw error
+        } catch let error as DecodingError {
+            throw WebhookEnvelopeError(decoding: error)
+        } catch {
+            throw WebhookEnvelopeError(reason: "not valid JSON: \(error)")
+        }
+        guard let id = UUID(uuidString: raw.id) else {
+            throw WebhookEnvelopeError(reason: "field \"id\" is not a UUID")
+        }
+        guard !raw.type.isEmpty else { throw WebhookEnvelopeError(reason: "field \"type\" is empty") }
+        guard !raw.tenant.isEmpty else { throw WebhookEnvelopeError(reason: "field \"tenant\" is empty") }
+        if containsNulEscape(body) {
+            throw WebhookEnvelopeError(reason: "contains \\u0000, which PostgreSQL cannot store in jsonb")
+        }
+        return WebhookEnvelope(
+            id: id, rawID: raw.id, type: raw.type, tenant: raw.tenant, timestampMillis: raw.timestamp, signature: raw.signature
+        )
+    }
+
+    private struct Raw: Decodable {
+        var id: String
+        var type: String
+        var tenant: String
+        var timestamp: Int64
+        var signature: String?
+        var data: AnyObject
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: AnyKey.self)
+            id = try container.decode(String.self, forKey: AnyKey(stringValue: "id"))
+            type = try container.decode(String.self, forKey: AnyKey(stringValue: "type"))
+            tenant = try container.decode(String.self, forKey: AnyKey(stringValue: "tenant"))
+            let timestampKey = AnyKey(stringValue: "timestamp")
+            do {
+                timestamp = try container.decode(Int64.self, forKey: timestampKey)
+            } catch DecodingError.keyNotFound(let key, let context) {
+                throw DecodingError.keyNotFound(key, context)
+            } catch {
+                // Foundation calls 1.5 "not valid JSON"; say what is wrong instead.
+                throw WebhookEnvelopeError(reason: #"field "timestamp" is not an integer (epoch milliseconds)"#)
+            }
+            signature = try container.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "signature"))
+            data = try container.decode(AnyObject.self, forKey: AnyKey(stringValue: "data"))
+        }
+
+        /// Decodes only as far as "this is a JSON object".
+        struct AnyObject: Decodable {
+            init(from decoder: any Decoder) throws {
+                _ = try decoder.container(keyedBy: AnyKey.self)
+            }
+        }
+    }
+
+    /// A `\u0000` escape outside of an escaped backslash.
+    private static func containsNulEscape(_ body: some Collection<UInt8>) -> Bool {
+        let bytes = Array(body)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "\\"), index + 1 < bytes.count {
+                if bytes[index + 1] == UInt8(ascii: "u"), index + 5 < bytes.count,
+                    bytes[(index + 2)...(index + 5)].allSatisfy({ $0 == UInt8(ascii: "0") })
+                {
+                    return true
+                }
+                index += 2
+            } else {
+                index += 1
+            }
+        }
+        return false
+    }
+}
+
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) {
+        self.stringValue = String(intValue)
+        self.intValue = intValue
+    }
+}
+
+/// Why a webhook body is not a valid envelope.
+public struct WebhookEnvelopeError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+
+    public init(reason: String) { self.reason = reason }
+
+    init(decoding error: DecodingError) {
+        func path(_ context: DecodingError.Context, _ key: (any CodingKey)? = nil) -> String {
+            let keys = context.codingPath + (key.map { [$0] } ?? [])
+            return keys.map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            reason = "missing field \"\(path(context, key))\""
+        case .typeMismatch(let type, let context):
+            reason = "field \"\(path(context))\" is not \(Self.name(of: type))"
+        case .valueNotFound(let type, let context):
+            reason = "field \"\(path(context))\" is null, expected \(Self.name(of: type))"
+        case .dataCorrupted(let context):
+            reason = context.codingPath.isEmpty
+                ? "not valid JSON" : "field \"\(path(context))\" is not valid: \(context.debugDescription)"
+        @unknown default:
+            reason = "not a valid envelope"
+        }
+    }
+
+    private static func name(of type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int64.Type, is Int.Type: "an integer"
+        default: "an object"
+        }
+    }
+
+    public var description: String { reason }
+}

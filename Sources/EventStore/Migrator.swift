@@ -1,0 +1,107 @@
+import Logging
+import Postgres
+
+/// Applies the numbered migrations to one schema.
+///
+/// Each pending file runs in its own transaction, recorded with its checksum in
+/// `schema_migrations`. A session advisory lock makes concurrent runs wait for each other, so two
+/// processes migrating at once apply every file exactly once.
+public struct Migrator: Sendable {
+    public var schema: String
+    public var migrations: [Migration]
+    public var logger: Logger
+
+    public init(schema: String, migrations: [Migration] = Migration.bundled, logger: Logger = Logger(label: "migrate")) {
+        self.schema = schema
+        self.migrations = migrations.sorted { $0.version < $1.version }
+        self.logger = logger
+    }
+
+    /// Applies what is pending and returns the versions applied now (empty when up to date).
+    @discardableResult
+    public func migrate(_ connection: Connection) throws -> [Int] {
+        let lockKey = "dreamclass-reconcile:migrate:\(schema)"
+        try connection.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", [lockKey])
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [lockKey]) }
+
+        let qualified = quoteIdentifier(schema)
+        try connection.execute("CREATE SCHEMA IF NOT EXISTS \(qualified)")
+        try connection.execute("""
+            CREATE TABLE IF NOT EXISTS \(qualified).schema_migrations (
+                version    integer PRIMARY KEY,
+                name       text        NOT NULL,
+                checksum   text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """)
+        let applied = try appliedVersions(connection)
+        let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })
+        for (version, record) in applied.sorted(by: { $0.key < $1.key }) {
+            guard let migration = known[version] else {
+                throw MigrationError.unknownVersion(version: version, name: record.name, schema: schema)
+            }
+            guard migration.checksum == record.checksum else {
+                throw MigrationError.checksumMismatch(version: version, name: migration.name, schema: schema)
+            }
+        }
+        var appliedNow: [Int] = []
+        for migration in migrations where applied[migration.version] == nil {
+            logger.info("applying migration", metadata: ["file": "\(migration.name)", "schema": "\(schema)"])
+            do {
+                try connection.transaction { session in
+                    try session.execute("SELECT set_config('search_path', $1, true)", [qualified])
+                    try session.executeScript(migration.sql)
+                    try session.execute(
+                        "INSERT INTO \(qualified).schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                        [migration.version, migration.name, migration.checksum]
+                    )
+                }
+            } catch let error as PostgresError {
+                throw MigrationError.failed(name: migration.name, error: error)
+            }
+            appliedNow.append(migration.version)
+        }
+        return appliedNow
+    }
+
+    /// The versions recorded as applied, with their names and checksums.
+    public func appliedVersions(_ connection: Connection) throws -> [Int: (name: String, checksum: String)] {
+        let exists = try connection.query("SELECT to_regclass($1) IS NOT NULL", ["\(quoteIdentifier(schema)).schema_migrations"])
+        guard try exists.first?.decode(Bool.self, at: 0) == true else { return [:] }
+        var applied: [Int: (name: String, checksum: String)] = [:]
+        for row in try connection.query("SELECT version, name, checksum FROM \(quoteIdentifier(schema)).schema_migrations").rows {
+            let (version, name, checksum) = try row.decode(Int.self, String.self, String.self)
+            applied[version] = (name, checksum)
+        }
+        return applied
+    }
+
+    /// Whether every bundled migration has been applied.
+    public func isUpToDate(_ connection: Connection) throws -> Bool {
+        let applied = try appliedVersions(connection)
+        return migrations.allSatisfy { applied[$0.version] != nil }
+    }
+}
+
+/// Why migrating stopped.
+public enum MigrationError: Error, Sendable, CustomStringConvertible {
+    /// An applied file's text has changed since it was applied.
+    case checksumMismatch(version: Int, name: String, schema: String)
+    /// The database has a migration this binary does not know: it was migrated by a newer version.
+    case unknownVersion(version: Int, name: String, schema: String)
+    /// A file's SQL failed; nothing of it was applied.
+    case failed(name: String, error: PostgresError)
+
+    public var description: String {
+        switch self {
+        case .checksumMismatch(let version, let name, let schema):
+            "migration \(name) (version \(version)) was applied to schema \"\(schema)\" but the file has changed since; "
+                + "restore it and put the change in a new numbered file"
+        case .unknownVersion(let version, let name, let schema):
+            "schema \"\(schema)\" has migration \(name) (version \(version)), which this binary does not know: "
+                + "it was migrated by a newer dreamclass-reconcile"
+        case .failed(let name, let error):
+            "migration \(name) failed and was rolled back: \(error)"
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import CLibPQ
+import Foundation
+import Logging
+import Synchronization
+
+/// One connection to PostgreSQL through libpq.
+///
+/// A connection runs one statement at a time: every call takes the connection's lock for as long
+/// as it talks to the server, so a `Connection` may be shared between tasks. Calls block the
+/// calling thread while the server works; this is a batch job's client, not an event-loop one.
+///
+/// Use ``withSession(_:)`` or ``transaction(_:)`` to run several statements without another task
+/// getting between them.
+public final class Connection: Sendable {
+    private let handle: Mutex<OpaquePointer>
+    private let notices: NoticeSink
+    private let redactor: Redactor
+
+    /// Opens a connection.
+    ///
+    /// - Parameter conninfo: a libpq connection string (`host=... dbname=...`) or URI
+    ///   (`postgresql://...`). Empty means libpq's defaults: the `PG*` environment variables and
+    ///   `~/.pgpass`. ``init(environment:logger:)`` reads `DATABASE_URL` first.
+    public init(conninfo: String, logger: Logger = Logger(label: "postgres")) throws {
+        var redactor = Redactor(conninfo: conninfo)
+        guard let raw = PQconnectdb(conninfo) else {
+            throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
+        }
+        if let password = PQpass(raw).map({ String(cString: $0) }) { redactor.add(password) }
+        guard PQstatus(raw) == CONNECTION_OK else {
+            let message = redactor.redact(Self.errorMessage(raw))
+            PQfinish(raw)
+            throw PostgresError(kind: .connection, message: message)
+        }
+        let sink = NoticeSink(logger: logger)
+        PQsetNoticeReceiver(raw, noticeReceiver, Unmanaged.passUnretained(sink).toOpaque())
+        self.notices = sink
+        self.redactor = redactor
+        self.handle = Mutex(raw)
+        // Text forms of timestamps are parsed by this wrapper: fix them whatever the server's defaults.
+        try execute("SET TIME ZONE 'UTC'")
+        try execute("SET DateStyle = 'ISO, YMD'")
+    }
+
+    /// Opens a connection from `DATABASE_URL` when it is set, otherwise from libpq's defaults
+    /// (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `PGPASSWORD`, `~/.pgpass`, ...).
+    public convenience init(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger = Logger(label: "postgres")
+    ) throws {
+        try self.init(conninfo: environment["DATABASE_URL"] ?? "", logger: logger)
+    }
+
+    deinit {
+        handle.withLock { PQfinish($0) }
+    }
+
+    /// Runs `body` with the connection to itself: no other task's statement runs in between.
+    @discardableResult
+    public func withSession<T: Sendable>(_ body: (Session) throws -> T) throws -> T {
+        try handle.withLock { raw in
+            try body(Session(raw: raw, redactor: redactor))
+        }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
+    public func transaction<T: Sendable>(_ body: (Session) throws -> T) throws -> T {
+        try withSession { session in
+            try session.execute("BEGIN")
+            do {
+                let value = try body(session)
+                try session.execute("COMMIT")
+                return value
+            } catch {
+                // The first error is the one to report; a failed rollback on a broken
+                // connection adds nothing.
+                _ = try? session.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Runs a statement and returns its rows. See ``Session/query(_:_:)``.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
+        try withSession { try $0.query(sql, parameters) }
+    }
+
+    /// Runs a statement and returns the number of rows it touched.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> Int {
+        try withSession { try $0.execute(sql, parameters) }
+    }
+
+    /// The server process serving this connection (for `pg_terminate_backend` and logs).
+    public var backendPID: Int32 {
+        handle.withLock { PQbackendPID($0) }
+    }
+
+    static func errorMessage(_ raw: OpaquePointer) -> String {
+        guard let text = PQerrorMessage(raw) else { return "unknown libpq error" }
+        return String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Receives the server's notices and warnings so they go to the logger, not to stderr.
+final class NoticeSink: Sendable {
+    let logger: Logger
+    init(logger: Logger) { self.logger = logger }
+}
+
+private func noticeReceiver(_ context: UnsafeMutableRawPointer?, _ result: OpaquePointer?) {
+    guard let context, let result else { return }
+    let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
+    let severity = PQresultErrorField(result, Int32(UInt8(ascii: "V"))).map { String(cString: $0) } ?? "NOTICE"
+    let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? ""
+    // NOTICE is chatter ("already exists, skipping"); WARNING is worth a look.
+    let level: Logger.Level = severity == "WARNING" ? .warning : .debug
+    sink.logger.log(level: level, "\(message)", metadata: ["severity": "\(severity)"])
+}
+
+/// Keeps passwords out of error messages: libpq echoes parts of a malformed connection string.
+struct Redactor: Sendable {
+    private var secrets: [String] = []
+
+    init(conninfo: String) {
+        if let password = ProcessInfo.processInfo.environment["PGPASSWORD"] { add(password) }
+        // `password=...` in a key/value string, and the `user:password@` of a URI.
+        for pattern in [#"password\s*=\s*'((?:[^'\\]|\\.)*)'"#, #"password\s*=\s*([^\s']+)"#,
+                        #"://[^:/@\s]*:([^@\s]+)@"#, #"[?&]password=([^&\s]+)"#] {
+            guard let regex = try? NSRegularExpression(pattern: pattern) else { continue }
+            let range = NSRange(conninfo.startIndex..., in: conninfo)
+            for match in regex.matches(in: conninfo, range: range) {
+                if let r = Range(match.range(at: 1), in: conninfo) {
+                    let secret = String(conninfo[r])
+                    add(secret)
+                    add(secret.removingPercentEncoding ?? secret)
+                }
+            }
+        }
+    }
+
+    mutating func add(_ secret: String) {
+        if !secret.isEmpty, !secrets.contains(secret) { secrets.append(secret) }
+    }
+
+    func redact(_ text: String) -> String {
+        secrets.sorted { $0.count > $1.count }.reduce(text) {
+            $0.replacingOccurrences(of: $1, with: "[redacted]")
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// A Swift value that can be sent as a statement parameter, in PostgreSQL's text format.
+public protocol PostgresEncodable: Sendable {
+    /// The value as PostgreSQL reads it from text.
+    var postgresText: String { get }
+}
+
+/// A Swift value that can be read from a column in PostgreSQL's text format.
+public protocol PostgresDecodable: Sendable {
+    /// Whether a column of this PostgreSQL type may be decoded as `Self`. Guards against
+    /// decoding, say, a `text` column that happens to hold digits as an `Int`.
+    static func accepts(_ type: PostgresType) -> Bool
+    /// The value from its text, or `nil` when the text is not a valid value.
+    init?(postgresText text: String)
+}
+
+extension String: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { self }
+    public static func accepts(_ type: PostgresType) -> Bool { type.isTextLike || type == .uuid }
+    public init?(postgresText text: String) { self = text }
+}
+
+extension Int: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public static func accepts(_ type: PostgresType) -> Bool {
+        [.int2, .int4, .int8, .oidType].contains(type)
+    }
+    public init?(postgresText text: String) { self.init(text) }
+}
+
+extension Int64: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public static func accepts(_ type: PostgresType) -> Bool { Int.accepts(type) }
+    public init?(postgresText text: String) { self.init(text) }
+}
+
+extension Int32: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public static func accepts(_ type: PostgresType) -> Bool { [.int2, .int4].contains(type) }
+    public init?(postgresText text: String) { self.init(text) }
+}
+
+extension Double: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { String(self) }
+    public static func accepts(_ type: PostgresType) -> Bool {
+        [.float4, .float8, .numeric, .int2, .int4, .int8].contains(type)
+    }
+    public init?(postgresText text: String) { self.init(text) }
+}
+
+extension Bool: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { self ? "t" : "f" }
+    public static func accepts(_ type: PostgresType) -> Bool { type == .bool }
+    public init?(postgresText text: String) {
+        switch text {
+        case "t": self = true
+        case "f": self = false
+        default: return nil
+        }
+    }
+}
+
+extension UUID: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { uuidString.lowercased() }
+    public static func accepts(_ type: PostgresType) -> Bool { type == .uuid || type.isTextLike }
+    public init?(postgresText text: String) { self.init(uuidString: text) }
+}
+
+extension Date: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String { Timestamp.format(self) }
+    public static func accepts(_ type: PostgresType) -> Bool { type == .timestamptz || type == .timestamp }
+    public init?(postgresText text: String) {
+        guard let date = Timestamp.parse(text) else { return nil }
+        self = date
+    }
+}
+
+/// Raw bytes, sent and read as `bytea`.
+extension Data: PostgresEncodable, PostgresDecodable {
+    public var postgresText: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        bytes.reserveCapacity(2 + count * 2)
+        for byte in self {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+    public static func accepts(_ type: PostgresType) -> Bool { type == .bytea }
+    public init?(postgresText text: String) {
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"),
+            utf8.count % 2 == 0
+        else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity((utf8.count - 2) / 2)
+        var index = 2
+        while index < utf8.count {
+            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self.init(bytes)
+    }
+}

@@ -1,0 +1,109 @@
+import CLibPQ
+
+/// The rows of a finished statement. Holds its `PGresult`, which libpq never changes after it
+/// is made, so a result may be read from any thread.
+public final class QueryResult: @unchecked Sendable {
+    private let raw: OpaquePointer
+    /// The number of rows returned.
+    public let count: Int
+    /// The number of columns.
+    public let columnCount: Int
+    /// The number of rows a command touched (`INSERT`, `UPDATE`, `DELETE`, `COPY`), or 0.
+    public let affectedRows: Int
+
+    init(taking raw: OpaquePointer) {
+        self.raw = raw
+        count = Int(PQntuples(raw))
+        columnCount = Int(PQnfields(raw))
+        affectedRows = Int(String(cString: PQcmdTuples(raw))) ?? 0
+    }
+
+    deinit { PQclear(raw) }
+
+    /// The name of column `index`.
+    public func columnName(_ index: Int) -> String {
+        String(cString: PQfname(raw, Int32(index)))
+    }
+
+    /// The PostgreSQL type of column `index`.
+    public func columnType(_ index: Int) -> PostgresType {
+        PostgresType(oid: PQftype(raw, Int32(index)))
+    }
+
+    /// The index of the column called `name`, if there is one.
+    public func columnIndex(_ name: String) -> Int? {
+        let index = Int(PQfnumber(raw, name))
+        return index >= 0 ? index : nil
+    }
+
+    func text(row: Int, column: Int) -> String? {
+        if PQgetisnull(raw, Int32(row), Int32(column)) != 0 { return nil }
+        return String(cString: PQgetvalue(raw, Int32(row), Int32(column)))
+    }
+
+    /// The rows, in order.
+    public var rows: [Row] { (0..<count).map { Row(result: self, index: $0) } }
+
+    /// The first row, if any.
+    public var first: Row? { count > 0 ? Row(result: self, index: 0) : nil }
+}
+
+/// One row of a `QueryResult`, read by column position or name.
+public struct Row: Sendable {
+    let result: QueryResult
+    let index: Int
+
+    /// The column's value as `T`, or `nil` when it is NULL.
+    public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, at column: Int) throws -> T? {
+        guard column >= 0, column < result.columnCount else {
+            throw PostgresError(kind: .client, message: "row has \(result.columnCount) columns, asked for column \(column)")
+        }
+        let pgType = result.columnType(column)
+        guard let text = result.text(row: index, column: column) else { return nil }
+        guard T.accepts(pgType), let value = T(postgresText: text) else {
+            throw PostgresDecodingError(
+                column: result.columnName(column), row: index, postgresType: pgType,
+                swiftType: String(describing: T.self), excerpt: String(text.prefix(60))
+            )
+        }
+        return value
+    }
+
+    /// The column's value as `T`; NULL is a decoding error.
+    public func decode<T: PostgresDecodable>(_ type: T.Type = T.self, at column: Int) throws -> T {
+        guard let value = try decodeIfPresent(T.self, at: column) else {
+            throw PostgresDecodingError(
+                column: result.columnName(column), row: index, postgresType: result.columnType(column),
+                swiftType: String(describing: T.self), excerpt: nil
+            )
+        }
+        return value
+    }
+
+    /// The value of the column called `name`; `nil` when it is NULL.
+    public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, named name: String) throws -> T? {
+        try decodeIfPresent(type, at: try column(name))
+    }
+
+    /// The value of the column called `name`; NULL is a decoding error.
+    public func decode<T: PostgresDecodable>(_ type: T.Type = T.self, named name: String) throws -> T {
+        try decode(type, at: try column(name))
+    }
+
+    /// The leading columns as a tuple, in order: `let (id, name) = try row.decode(Int.self, String.self)`.
+    public func decode<each T: PostgresDecodable>(_ types: repeat (each T).Type) throws -> (repeat each T) {
+        var column = 0
+        func next<U: PostgresDecodable>(_ type: U.Type) throws -> U {
+            defer { column += 1 }
+            return try decode(type, at: column)
+        }
+        return (repeat try next(each types))
+    }
+
+    private func column(_ name: String) throws -> Int {
+        guard let index = result.columnIndex(name) else {
+            throw PostgresError(kind: .client, message: "no column named \"\(name)\" in the result")
+        }
+        return index
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import DreamClassAPI
+import DreamClassSimulator
+import EventStore
+import Foundation
+import Postgres
+import PostgresServer
+
+/// Benchmarks of the jobs, on a throwaway PostgreSQL. Build with `-c release`: debug builds are
+/// many times slower and say nothing about the product.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dreamclass-bench",
+        abstract: "Measure the jobs on a throwaway PostgreSQL (use a release build).",
+        subcommands: [IngestBench.self]
+    )
+}
+
+struct IngestBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest", abstract: "Time `ingest` of a generated file of webhook events."
+    )
+
+    @Option(help: "Events in the file.")
+    var events: Int = 1_000_000
+
+    @Option(help: "Lines per transaction.")
+    var batchSize: Int = 10_000
+
+    @Option(help: "Connections writing batches at once.")
+    var writers: Int = 2
+
+    func run() throws {
+        let server = try TemporaryPostgresServer()
+        defer { server.stop() }
+        let connections = try (0..<writers).map { _ in try Connection(conninfo: server.conninfo()) }
+        let connection = connections[0]
+        try Migrator(schema: "dreamclass").migrate(connection)
+
+        let file = FileManager.default.temporaryDirectory.appending(path: "bench-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let out = try FileHandle(forWritingTo: file)
+        var written = 0
+        while written < events {
+            let chunk = min(10_000, events - written)
+            let lines = SyntheticWebhooks.lines(count: chunk, seed: UInt64(written + 1))
+            out.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            written += chunk
+        }
+        try out.close()
+        let bytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+        let memoryBefore = peakMemoryMB()
+
+        var parseReader = LineReader(handle: try FileHandle(forReadingFrom: file))
+        let parseStart = ContinuousClock.now
+        let decoder = JSONDecoder()
+        while let line = try parseReader.next() { _ = try WebhookEnvelope.validate(line.bytes, decoder: decoder) }
+        print("parse only: \(ContinuousClock.now - parseStart)")
+
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
+        let start = ContinuousClock.now
+        let summary = try Ingester(schema: "dreamclass", batchSize: batchSize).ingest(&reader, sourceName: "bench", into: connections)
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("""
+            ingest: \(summary)
+            file: \(bytes / 1_000_000) MB, batch size \(batchSize), \(writers) writers
+            wall: \(String(format: "%.2f", seconds)) s, \(Int(Double(summary.read) / seconds)) events/s
+            peak memory: \(peakMemoryMB()) MB (\(memoryBefore) MB before ingest, of which the generator's)
+            cores: \(ProcessInfo.processInfo.activeProcessorCount)
+            """)
+    }
+}
+
+/// The process's peak resident memory (`VmHWM`), in MB.
+func peakMemoryMB() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    else { return -1 }
+    return kb / 1024
+}

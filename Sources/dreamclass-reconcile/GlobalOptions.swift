@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Postgres
+
+/// Where the event store is, and how much to log. Every job that touches the database takes these.
+struct GlobalOptions: ParsableArguments {
+    @Option(
+        name: .customLong("database"),
+        help: ArgumentHelp(
+            "A libpq connection string or URI without a password (default: $DATABASE_URL, else libpq's PG* variables and ~/.pgpass).",
+            valueName: "conninfo"
+        )
+    )
+    var conninfo: String?
+
+    @Option(help: "The PostgreSQL schema that holds the tables (default: $DREAMCLASS_SCHEMA, else dreamclass).")
+    var schema: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default: $LOG_LEVEL, else info).")
+    var logLevel: String?
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var resolvedSchema: String { schema ?? environment["DREAMCLASS_SCHEMA"] ?? "dreamclass" }
+
+    func makeLogger(label: String) throws -> Logger {
+        let name = logLevel ?? environment["LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: name.lowercased()) else {
+            throw ValidationError("unknown log level \"\(name)\"")
+        }
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = level
+        return logger
+    }
+
+    func connect(logger: Logger) throws -> Connection {
+        if let conninfo { return try Connection(conninfo: conninfo, logger: logger) }
+        return try Connection(environment: environment, logger: logger)
+    }
+}
+
+/// Reads a secret from `NAME`, or from the file named by `NAME_FILE` (its content, trimmed).
+func secret(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+    if let value = environment[name], !value.isEmpty { return value }
+    guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
+    do {
+        return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    } catch {
+        throw ValidationError("cannot read \(name)_FILE (\(path)): \(error.localizedDescription)")
+    }
+}

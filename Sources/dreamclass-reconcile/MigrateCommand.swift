@@ -1,0 +1,38 @@
+import ArgumentParser
+import EventStore
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Create or upgrade the event store's tables (safe to run again, and from two processes at once)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = try global.makeLogger(label: "migrate")
+        try exitOnFailure {
+            let connection = try global.connect(logger: logger)
+            let migrator = Migrator(schema: global.resolvedSchema, logger: logger)
+            let applied = try migrator.migrate(connection)
+            let schema = global.resolvedSchema
+            print(applied.isEmpty
+                ? "schema \"\(schema)\" is up to date"
+                : "schema \"\(schema)\": applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(applied.map(String.init).joined(separator: ", ")))")
+        }
+    }
+}
+
+/// Runs `body`; a failure is printed as one clear line on stderr and exits with code 1.
+func exitOnFailure(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        FileHandleOutput.standardError.write("error: \(error)\n")
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,159 @@
+import DreamClassAPI
+import EventStore
+import Foundation
+import Postgres
+import Testing
+import TestSupport
+
+@Suite struct IngesterTests {
+    let connection: Connection
+    let schema = "dreamclass"
+
+    init() throws {
+        connection = try TestPostgres.makeDatabase("ingest").connect()
+        try Migrator(schema: schema).migrate(connection)
+    }
+
+    static func envelope(
+        id: String = UUID().uuidString.lowercased(), type: String = "STUDENT_PERIOD_CREATED", tenant: String = "my-school",
+        timestamp: String = "1727862002901", signature: String? = nil, data: String = #"{"id":74,"active":true,"addedAt":"2024-10-02T09:40:02.179+00:00","studentId":76}"#
+    ) -> String {
+        var fields = [#""id":"\#(id)""#, #""type":"\#(type)""#, #""tenant":"\#(tenant)""#, #""timestamp":\#(timestamp)"#]
+        if let signature { fields.append(#""signature":"\#(signature)""#) }
+        fields.append(#""data":\#(data)"#)
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    func ingest(_ text: String, ingester: Ingester? = nil, chunkSize: Int = 1 << 20) throws -> Ingester.Summary {
+        let url = FileManager.default.temporaryDirectory.appending(path: "ingest-\(UUID().uuidString).jsonl")
+        try Data(text.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: url), chunkSize: chunkSize)
+        return try (ingester ?? Ingester(schema: schema)).ingest(&reader, sourceName: "events.jsonl", into: connection)
+    }
+
+    func rejected() throws -> [(line: Int, reason: String, raw: String)] {
+        try connection.query("SELECT line_number, reason, raw, source_name FROM dreamclass.rejected_events ORDER BY line_number").rows.map {
+            #expect(try $0.decode(String.self, at: 3) == "events.jsonl")
+            return (try $0.decode(Int.self, at: 0), try $0.decode(String.self, at: 1), String(decoding: try $0.decode(Data.self, at: 2), as: UTF8.self))
+        }
+    }
+
+    @Test func aMixedFileGivesExactCountsAndKeepsEveryRejectedLine() throws {
+        let duplicateID = UUID().uuidString.lowercased()
+        let lines = [
+            Self.envelope(id: duplicateID),                                         // 1 stored
+            Self.envelope(type: "STUDENT_PERIOD_UPDATED"),                          // 2 stored
+            Self.envelope(id: duplicateID),                                         // 3 duplicate
+            #"{"id": "broken JSON"#,                                                // 4 rejected
+            #"{"id":"\#(UUID().uuidString)","type":"STUDENT_PERIOD_CREATED","timestamp":1,"data":{}}"#, // 5 no tenant
+            Self.envelope(timestamp: #""1727862002901""#),                          // 6 timestamp is a string
+            Self.envelope(type: "PAYMENT_CREATED", data: #"{"id":9,"amount":12.5}"#), // 7 other family: stored
+            "",                                                                     // 8 blank: skipped
+            Self.envelope(id: "not-a-uuid"),                                        // 9 rejected
+            Self.envelope(data: "[1,2]"),                                           // 10 data not an object
+        ]
+        let summary = try ingest(lines.joined(separator: "\n") + "\n")
+        #expect(summary == Ingester.Summary(read: 9, stored: 3, duplicates: 1, rejected: 5))
+        #expect(summary.description == "read 9, stored 3, duplicates 1, rejected 5")
+
+        let rejected = try rejected()
+        #expect(rejected.map(\.line) == [4, 5, 6, 9, 10])
+        #expect(rejected.map(\.raw) == [lines[3], lines[4], lines[5], lines[8], lines[9]])
+        #expect(rejected[0].reason.contains("JSON"))
+        #expect(rejected[1].reason == #"missing field "tenant""#)
+        #expect(rejected[2].reason.hasPrefix(#"field "timestamp" is not an integer"#))
+        #expect(rejected[3].reason == #"field "id" is not a UUID"#)
+        #expect(rejected[4].reason.contains("data"))
+
+        let stored = try connection.query("""
+            SELECT event_type, body, payload->'data'->>'id', source, signature_valid IS NULL, event_time = to_timestamp(1727862002.901)
+            FROM dreamclass.webhook_events ORDER BY seq
+            """).rows
+        #expect(try stored.map { try $0.decode(String.self, at: 0) } == ["STUDENT_PERIOD_CREATED", "STUDENT_PERIOD_UPDATED", "PAYMENT_CREATED"])
+        #expect(try stored.map { try $0.decode(String.self, at: 1) } == [lines[0], lines[1], lines[6]])
+        #expect(try stored.map { try $0.decode(String.self, at: 2) } == ["74", "74", "9"])
+        #expect(try stored.allSatisfy { try $0.decode(String.self, at: 3) == "ingest" && $0.decode(Bool.self, at: 4) && $0.decode(Bool.self, at: 5) })
+    }
+
+    @Test func ingestingTheSameFileAgainStoresNothingNew() throws {
+        let text = (0..<50).map { _ in Self.envelope() }.joined(separator: "\n")
+        let ingester = Ingester(schema: schema, batchSize: 7)
+        #expect(try ingest(text, ingester: ingester) == .init(read: 50, stored: 50, duplicates: 0, rejected: 0))
+        #expect(try ingest(text, ingester: ingester) == .init(read: 50, stored: 0, duplicates: 50, rejected: 0))
+    }
+
+    @Test func severalWritersStoreEachEventOnceAndCountEveryLine() throws {
+        let database = try TestPostgres.makeDatabase("writers")
+        let connections = try (0..<3).map { _ in try database.connect() }
+        try Migrator(schema: schema).migrate(connections[0])
+        var lines = (0..<500).map { _ in Self.envelope() }
+        lines += lines.prefix(40)                      // re-deliveries, landing in other batches
+        lines.insert("{not json", at: 123)
+        let url = FileManager.default.temporaryDirectory.appending(path: "writers-\(UUID().uuidString).jsonl")
+        try Data(lines.joined(separator: "\n").utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: url))
+        let summary = try Ingester(schema: schema, batchSize: 37).ingest(&reader, sourceName: "events.jsonl", into: connections)
+        #expect(summary == .init(read: 541, stored: 500, duplicates: 40, rejected: 1))
+        let counts = try connections[0].query(
+            "SELECT (SELECT count(DISTINCT event_id) FROM dreamclass.webhook_events), (SELECT count(*) FROM dreamclass.rejected_events WHERE line_number = 124)"
+        ).first
+        #expect(try counts?.decode(Int.self, at: 0) == 500)
+        #expect(try counts?.decode(Int.self, at: 1) == 1)
+    }
+
+    @Test func linesSplitAcrossReadChunksAndCRLFEndingsAreReadWhole() throws {
+        let lines = (0..<20).map { _ in Self.envelope() }
+        let summary = try ingest(lines.joined(separator: "\r\n"), chunkSize: 17)
+        #expect(summary == .init(read: 20, stored: 20, duplicates: 0, rejected: 0))
+        let bodies = try connection.query("SELECT body FROM dreamclass.webhook_events ORDER BY seq").rows.map { try $0.decode(String.self, at: 0) }
+        #expect(bodies == lines)
+    }
+
+    @Test func bytesPostgreSQLCannotHoldAreRejectedNotLost() throws {
+        let invalidUTF8 = Data([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])
+        let nulEscape = Self.envelope(data: #"{"id":1,"note":"a\u0000b"}"#)
+        let surrogate = Self.envelope(data: #"{"id":1,"note":"\ud800"}"#)
+        let good = Self.envelope()
+        var text = Data((nulEscape + "\n" + surrogate + "\n" + good + "\n").utf8)
+        text.append(invalidUTF8)
+        let url = FileManager.default.temporaryDirectory.appending(path: "bytes-\(UUID().uuidString).jsonl")
+        try text.write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: url))
+        let result = try Ingester(schema: schema).ingest(&reader, sourceName: "events.jsonl", into: connection)
+        #expect(result == .init(read: 4, stored: 1, duplicates: 0, rejected: 3))
+        let raws = try connection.query("SELECT raw FROM dreamclass.rejected_events ORDER BY line_number").rows.map { try $0.decode(Data.self, at: 0) }
+        #expect(raws == [Data(nulEscape.utf8), Data(surrogate.utf8), invalidUTF8])
+    }
+
+    @Test(arguments: WebhookSignature.KeyEncoding.allCases)
+    func signaturesAreCheckedWithTheConfiguredKeyEncoding(_ encoding: WebhookSignature.KeyEncoding) throws {
+        // Valid Base64, so the two encodings give two different keys from the same text.
+        let secret = Data("test secret bytes \u{1}".utf8).base64EncodedString()
+        let signer = try WebhookSignature(secret: secret, encoding: encoding)
+        let good = UUID().uuidString.lowercased()
+        let tampered = UUID().uuidString.lowercased()
+        let unsigned = UUID().uuidString.lowercased()
+        let other = try WebhookSignature(secret: secret, encoding: encoding == .base64 ? .raw : .base64)
+        let lines = [
+            Self.envelope(id: good, signature: signer.sign(eventID: good)),
+            Self.envelope(id: tampered, signature: signer.sign(eventID: good)),
+            Self.envelope(id: unsigned),
+        ]
+        #expect(signer.sign(eventID: good).count == 44)
+        #expect(other.sign(eventID: good) != signer.sign(eventID: good))
+        _ = try ingest(lines.joined(separator: "\n"), ingester: Ingester(schema: schema, signature: signer))
+        let valid = try connection.query("SELECT event_id, signature_valid FROM dreamclass.webhook_events").rows
+            .reduce(into: [String: Bool]()) { $0[try $1.decode(String.self, at: 0)] = try $1.decode(Bool.self, at: 1) }
+        #expect(valid == [good: true, tampered: false, unsigned: false])
+    }
+
+    @Test func aSecretThatIsNotBase64IsRefusedWithoutShowingIt() throws {
+        let error = #expect(throws: WebhookSignatureError.self) {
+            try WebhookSignature(secret: "not base64 at all!", encoding: .base64)
+        }
+        #expect(error.map { !"\($0)".contains("not base64 at all!") } == true)
+    }
+}

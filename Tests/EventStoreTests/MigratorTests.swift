@@ -1,0 +1,71 @@
+import EventStore
+import Foundation
+import Postgres
+import Testing
+import TestSupport
+
+@Suite struct MigratorTests {
+    let connection: Connection
+
+    init() throws {
+        connection = try TestPostgres.makeDatabase("migrate").connect()
+    }
+
+    @Test func appliesOnAnEmptyDatabaseThenIsANoOp() throws {
+        let migrator = Migrator(schema: "dreamclass")
+        let first = try migrator.migrate(connection)
+        #expect(first == Migration.bundled.map(\.version))
+        #expect(!first.isEmpty)
+        let tables = try connection.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", ["dreamclass"]
+        ).rows.map { try $0.decode(String.self, at: 0) }
+        #expect(tables.contains("webhook_events"))
+        #expect(tables.contains("rejected_events"))
+        #expect(tables.contains("schema_migrations"))
+
+        #expect(try migrator.migrate(connection) == [])
+        #expect(try migrator.isUpToDate(connection))
+    }
+
+    @Test func refusesWhenAnAppliedFileHasChanged() throws {
+        let original = [Migration(version: 1, name: "001_one.sql", sql: "CREATE TABLE one (id int);")]
+        try Migrator(schema: "edited", migrations: original).migrate(connection)
+        let edited = [Migration(version: 1, name: "001_one.sql", sql: "CREATE TABLE one (id bigint);")]
+        let error = #expect(throws: MigrationError.self) {
+            try Migrator(schema: "edited", migrations: edited).migrate(connection)
+        }
+        #expect(error?.description.contains("001_one.sql") == true)
+        #expect(error?.description.contains("changed") == true)
+    }
+
+    @Test func aFailingFileIsRolledBackWhole() throws {
+        let migrations = [
+            Migration(version: 1, name: "001_ok.sql", sql: "CREATE TABLE ok (id int);"),
+            Migration(version: 2, name: "002_bad.sql", sql: "CREATE TABLE half (id int); SELECT no_such_function();"),
+        ]
+        #expect(throws: MigrationError.self) { try Migrator(schema: "failing", migrations: migrations).migrate(connection) }
+        let exists = try connection.query("SELECT to_regclass('failing.half') IS NOT NULL, to_regclass('failing.ok') IS NOT NULL").first
+        #expect(try exists?.decode(Bool.self, at: 0) == false)
+        #expect(try exists?.decode(Bool.self, at: 1) == true)
+        #expect(try Migrator(schema: "failing", migrations: migrations).appliedVersions(connection).keys.sorted() == [1])
+    }
+
+    @Test func twoProcessesMigratingAtOnceApplyEachFileOnce() async throws {
+        let database = try TestPostgres.makeDatabase("concurrent")
+        let results = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for _ in 0..<4 {
+                group.addTask { try Migrator(schema: "dreamclass").migrate(try database.connect()) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.flatMap { $0 }.sorted() == Migration.bundled.map(\.version))
+    }
+
+    @Test func aSchemaNameWithQuotesAndSemicolonsIsJustAName() throws {
+        let schema = #"school"; DROP SCHEMA public; --"#
+        try Migrator(schema: schema).migrate(connection)
+        let found = try connection.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", [schema])
+        #expect(try found.first?.decode(Int.self, at: 0) ?? 0 >= 3)
+        #expect(try connection.query("SELECT to_regnamespace('public') IS NOT NULL").first?.decode(Bool.self, at: 0) == true)
+    }
+}

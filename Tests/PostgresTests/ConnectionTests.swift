@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import Postgres
+import Testing
+import TestSupport
+
+@Suite struct ConnectionTests {
+    let database: TestDatabase
+    let connection: Connection
+
+    init() throws {
+        database = try TestPostgres.makeDatabase("conn")
+        connection = try database.connect()
+    }
+
+    @Test func parametersRoundTripTypedValues() throws {
+        let id = UUID()
+        let when = Date(timeIntervalSince1970: 1_727_862_002.901)
+        let row = try #require(try connection.query(
+            "SELECT $1::int8, $2::text, $3::bool, $4::uuid, $5::timestamptz, $6::float8, $7::text IS NULL",
+            [Int64(42), "O'Brien; DROP TABLE x", true, id, when, 2.5, nil]
+        ).first)
+        let (number, text, flag, uuid, date, double, isNull) =
+            try row.decode(Int64.self, String.self, Bool.self, UUID.self, Date.self, Double.self, Bool.self)
+        #expect(number == 42)
+        #expect(text == "O'Brien; DROP TABLE x")
+        #expect(flag)
+        #expect(uuid == id)
+        #expect(abs(date.timeIntervalSince(when)) < 0.000_001)
+        #expect(double == 2.5)
+        #expect(isNull)
+    }
+
+    @Test func aTypeMismatchNamesTheColumnAndTypes() throws {
+        let row = try #require(try connection.query("SELECT '12'::text AS digits, NULL::int AS nothing").first)
+        let mismatch = #expect(throws: PostgresDecodingError.self) { try row.decode(Int.self, named: "digits") }
+        #expect(mismatch?.description.contains("\"digits\"") == true)
+        #expect(mismatch?.description.contains("text") == true)
+        #expect(mismatch?.description.contains("Int") == true)
+        #expect(throws: PostgresDecodingError.self) { try row.decode(Int.self, named: "nothing") }
+        #expect(try row.decodeIfPresent(Int.self, named: "nothing") == nil)
+    }
+
+    @Test func aUniqueViolationCarriesItsSQLState() throws {
+        try connection.execute("CREATE TABLE unique_things (id int PRIMARY KEY)")
+        try connection.execute("INSERT INTO unique_things VALUES ($1)", [1])
+        let error = #expect(throws: PostgresError.self) {
+            try connection.execute("INSERT INTO unique_things VALUES ($1)", [1])
+        }
+        #expect(error?.sqlState == "23505")
+        #expect(error?.kind == .server)
+        #expect(error?.detail?.contains("(id)=(1)") == true)
+    }
+
+    @Test func aTransactionRollsBackWhenItsBodyThrows() throws {
+        struct Boom: Error {}
+        try connection.execute("CREATE TABLE tx_things (id int)")
+        #expect(throws: Boom.self) {
+            try connection.transaction { session in
+                try session.execute("INSERT INTO tx_things VALUES (1)")
+                throw Boom()
+            }
+        }
+        try connection.transaction { session in try session.execute("INSERT INTO tx_things VALUES (2)") }
+        let ids = try connection.query("SELECT id FROM tx_things").rows.map { try $0.decode(Int.self, at: 0) }
+        #expect(ids == [2])
+    }
+
+    @Test func copyRoundTripsAwkwardText() throws {
+        let texts = [
+            "tab\there", "new\nline", "carriage\rreturn", #"back\slash \N \\N"#, "quote \" and ' both",
+            "Ελληνικά, Français, 日本語, emoji 🎒", "", "trailing backslash \\",
+        ]
+        try connection.execute("CREATE TABLE copy_things (n int, t text, b bytea)")
+        let stored = try connection.withSession { session in
+            try session.copyIn("COPY copy_things (n, t, b) FROM STDIN") { writer in
+                for (index, text) in texts.enumerated() {
+                    try writer.row([index, text, Data(text.utf8)])
+                }
+                try writer.row([texts.count, nil, nil])
+            }
+        }
+        #expect(stored == texts.count + 1)
+        let rows = try connection.query("SELECT t, b FROM copy_things ORDER BY n").rows
+        #expect(try rows.dropLast().map { try $0.decode(String.self, at: 0) } == texts)
+        #expect(try rows.dropLast().map { String(decoding: try $0.decode(Data.self, at: 1), as: UTF8.self) } == texts)
+        #expect(try rows.last?.decodeIfPresent(String.self, at: 0) == nil)
+    }
+
+    @Test func aCopyWhoseBodyThrowsStoresNothing() throws {
+        struct Boom: Error {}
+        try connection.execute("CREATE TABLE copy_aborted (n int)")
+        #expect(throws: Boom.self) {
+            try connection.withSession { session in
+                try session.copyIn("COPY copy_aborted FROM STDIN") { writer in
+                    try writer.row([1])
+                    throw Boom()
+                }
+            }
+        }
+        #expect(try connection.query("SELECT count(*) FROM copy_aborted").first?.decode(Int.self, at: 0) == 0)
+    }
+
+    @Test func aLargeResultArrivesAsAStream() throws {
+        let total = 300_000
+        var count = 0
+        var sum = 0
+        try connection.withSession { session in
+            try session.stream("SELECT g FROM generate_series(1, $1::int) g", [total]) { row in
+                count += 1
+                sum += try row.decode(Int.self, at: 0)
+            }
+        }
+        #expect(count == total)
+        #expect(sum == total * (total + 1) / 2)
+    }
+
+    @Test func stoppingAStreamEarlyLeavesTheConnectionUsable() throws {
+        struct Enough: Error {}
+        var seen = 0
+        #expect(throws: Enough.self) {
+            try connection.withSession { session in
+                try session.stream("SELECT g FROM generate_series(1, 5000000) g") { _ in
+                    seen += 1
+                    if seen == 10 { throw Enough() }
+                }
+            }
+        }
+        #expect(seen == 10)
+        #expect(try connection.query("SELECT 1").first?.decode(Int.self, at: 0) == 1)
+    }
+
+    @Test func serverNoticesGoToTheLogger() throws {
+        let capture = LogCapture()
+        let noisy = try database.connect(logger: capture.logger())
+        try noisy.execute("DO $$ BEGIN RAISE NOTICE 'hello from the server'; RAISE WARNING 'careful'; END $$")
+        #expect(capture.messages.contains { $0.contains("debug hello from the server") })
+        #expect(capture.messages.contains { $0.contains("warning careful") })
+    }
+
+    @Test func aFailedLoginDoesNotShowThePassword() throws {
+        let server = try TestPostgres.shared()
+        let password = "s3cret-Pa55-\(UUID().uuidString.prefix(6))"
+        try connection.execute("DO $$ BEGIN CREATE ROLE app_login LOGIN PASSWORD 'right-one'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        let keyValue = #expect(throws: PostgresError.self) {
+            try Connection(conninfo: server.conninfo(database: database.name, user: "app_login", password: password))
+        }
+        #expect(keyValue?.kind == .connection)
+        #expect(keyValue?.message.contains("password authentication failed") == true)
+        #expect(keyValue.map { !"\($0)".contains(password) } == true)
+
+        // A malformed string makes libpq echo what it could not parse.
+        let malformed = #expect(throws: PostgresError.self) {
+            try Connection(conninfo: "host=\(server.directory) password=\(password) oops")
+        }
+        #expect(malformed.map { !"\($0)".contains(password) } == true)
+
+        let uri = #expect(throws: PostgresError.self) {
+            try Connection(conninfo: "postgresql://app_login:\(password)@/\(database.name)?host=\(server.directory)")
+        }
+        #expect(uri.map { !"\($0)".contains(password) } == true)
+    }
+
+    @Test func databaseURLIsReadFromTheEnvironment() throws {
+        let server = try TestPostgres.shared()
+        let url = "postgresql://\(server.superuser)@/\(database.name)?host=\(server.directory)"
+        let viaURL = try Connection(environment: ["DATABASE_URL": url])
+        #expect(try viaURL.query("SELECT current_database()").first?.decode(String.self, at: 0) == database.name)
+    }
+}

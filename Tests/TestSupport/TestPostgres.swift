@@ -1,0 +1,39 @@
+import Foundation
+import Logging
+import Postgres
+import PostgresServer
+import Synchronization
+
+/// The throwaway PostgreSQL server of this test process, and a database of its own per suite.
+public enum TestPostgres {
+    /// The server, started on first use. A server that cannot start is an error for every test
+    /// that needs it, never a skip.
+    public static func shared() throws -> TemporaryPostgresServer { try started.get() }
+
+    private static let started = Result { try TemporaryPostgresServer() }
+    private static let counter = Mutex(0)
+
+    /// A new, empty database, so suites running at the same time share nothing.
+    public static func makeDatabase(_ label: String = "test") throws -> TestDatabase {
+        let server = try shared()
+        let number = counter.withLock { value in
+            value += 1
+            return value
+        }
+        let name = "\(label.lowercased().filter { $0.isLetter || $0.isNumber })_\(number)"
+        try Connection(conninfo: server.conninfo()).execute("CREATE DATABASE \(quoteIdentifier(name))")
+        return TestDatabase(server: server, name: name)
+    }
+}
+
+/// A database of the test server, owned by one suite.
+public struct TestDatabase: Sendable {
+    public let server: TemporaryPostgresServer
+    public let name: String
+
+    public var conninfo: String { server.conninfo(database: name) }
+
+    public func connect(logger: Logger = Logger(label: "test")) throws -> Connection {
+        try Connection(conninfo: conninfo, logger: logger)
+    }
+}
