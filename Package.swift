@@ -6,14 +6,17 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "dreamclass-reconcile", targets: ["dreamclass-reconcile"]),
+        .executable(name: "dreamclass-sim", targets: ["dreamclass-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
     ],
     targets: [
         // The PostgreSQL C client. Only the `Postgres` target imports it.
@@ -22,10 +25,13 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // ISO 8601 date-times, parsed and printed without Foundation's slow formatters.
+        .target(name: "Timestamps"),
         .target(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
+                "Timestamps",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -34,6 +40,8 @@ let package = Package(
         .target(
             name: "DreamClassAPI",
             dependencies: [
+                "Timestamps",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -58,6 +66,7 @@ let package = Package(
             dependencies: [
                 "DreamClassAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -67,6 +76,13 @@ let package = Package(
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "dreamclass-sim",
+            dependencies: [
+                "DreamClassAPI", "DreamClassSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
@@ -86,7 +102,7 @@ let package = Package(
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"]),
         .testTarget(
             name: "DreamClassAPITests",
-            dependencies: ["DreamClassAPI", "DreamClassSimulator", "TestSupport"]
+            dependencies: ["DreamClassAPI", "DreamClassSimulator", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

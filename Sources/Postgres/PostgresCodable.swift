@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 /// A Swift value that can be sent as a statement parameter, in PostgreSQL's text format.
 public protocol PostgresEncodable: Sendable {

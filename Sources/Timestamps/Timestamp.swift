@@ -1,10 +1,10 @@
 import Foundation
 
-/// Text forms of `timestamptz`, without Foundation's formatters, which are slow on Linux and
-/// depend on locale settings.
-enum Timestamp {
+/// ISO 8601 date-times as PostgreSQL and DreamClass write them, without Foundation's formatters,
+/// which are slow on Linux and depend on locale settings.
+public enum Timestamp {
     /// `2024-10-02T09:40:02.179000Z`: microseconds, PostgreSQL's own precision, in UTC.
-    static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String {
         let totalMicros = (date.timeIntervalSince1970 * 1_000_000).rounded()
         var micros = Int64(totalMicros)
         var seconds = micros / 1_000_000
@@ -28,9 +28,15 @@ enum Timestamp {
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
     }
 
+    /// `2024-10-02T09:40:02.179+00:00`: milliseconds and a numeric offset, as DreamClass writes them.
+    public static func formatMilliseconds(_ date: Date) -> String {
+        let micro = format(date)
+        return String(micro.dropLast(4)) + "+00:00"
+    }
+
     /// Parses `YYYY-MM-DD[ T]HH:MM:SS[.fraction][Z|±HH[:MM[:SS]]]`, as PostgreSQL prints with
     /// `DateStyle=ISO` and as ISO 8601 writes it. A missing offset means UTC.
-    static func parse(_ text: String) -> Date? {
+    public static func parse(_ text: String) -> Date? {
         let b = Array(text.utf8)
         var i = 0
         func digits(_ count: Int) -> Int64? {

@@ -1,0 +1,28 @@
+/// A call to DreamClass that did not give an answer. Every case names the URL, which carries no
+/// secret: the API key travels in a header.
+public enum DreamClassError: Error, Sendable, CustomStringConvertible {
+    /// The server answered with a status that is not retried (401, 403, 400, 404 of a list ...).
+    case status(Int, url: String, excerpt: String)
+    /// Every try failed with something retryable; `last` says what the last one was.
+    case retriesExhausted(operation: APIOperation, url: String, attempts: Int, last: String)
+    /// The body was not what the operation returns.
+    case malformedResponse(url: String, reason: String, excerpt: String)
+
+    public var description: String {
+        switch self {
+        case .status(let status, let url, let excerpt):
+            "DreamClass answered HTTP \(status) for GET \(url)" + (excerpt.isEmpty ? "" : ": \(excerpt)")
+        case .retriesExhausted(let operation, let url, let attempts, let last):
+            "\(operation) failed after \(attempts) tries (GET \(url)); last: \(last)"
+        case .malformedResponse(let url, let reason, let excerpt):
+            "unexpected response from GET \(url): \(reason)" + (excerpt.isEmpty ? "" : "; body starts: \(excerpt)")
+        }
+    }
+
+    /// The first characters of a body, on one line, for an error message.
+    static func excerpt(_ body: some Collection<UInt8>, limit: Int = 200) -> String {
+        let text = String(decoding: body.prefix(limit), as: UTF8.self)
+            .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+        return body.count > limit ? text + "…" : text
+    }
+}

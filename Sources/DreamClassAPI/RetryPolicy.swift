@@ -1,0 +1,39 @@
+import Foundation
+
+/// When to try a call again, and how long to wait first.
+struct RetryPolicy: Sendable {
+    var maxAttempts: Int
+    var base: Duration
+    var cap: Duration
+
+    /// Statuses that say "later", not "never".
+    static let retryableStatuses: Set<Int> = [429, 500, 502, 503, 504]
+
+    /// The wait before try `attempt + 1` (attempts count from 1): full jitter, a random wait in
+    /// [0, min(cap, base × 2^(attempt-1))], or the server's `Retry-After` when that is longer.
+    func delay(afterAttempt attempt: Int, retryAfter: Duration?, using random: inout some RandomNumberGenerator) -> Duration {
+        let exponent = Double(1 << min(attempt - 1, 30))
+        let ceiling = min(cap.seconds, base.seconds * exponent)
+        let jitter = Duration.milliseconds(Int64(Double.random(in: 0...max(0, ceiling), using: &random) * 1000))
+        guard let retryAfter else { return jitter }
+        return max(retryAfter, jitter)
+    }
+
+    /// `Retry-After` as seconds (`120`) or an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`).
+    static func parseRetryAfter(_ value: String?, now: Date = Date()) -> Duration? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Double(value) { return seconds >= 0 ? .milliseconds(Int64(seconds * 1000)) : nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

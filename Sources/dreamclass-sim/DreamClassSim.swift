@@ -1,0 +1,69 @@
+import ArgumentParser
+import DreamClassAPI
+import DreamClassSimulator
+import Foundation
+
+/// Serves a simulated DreamClass REST API on loopback, for the demo, tests and benchmarks.
+@main
+struct DreamClassSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dreamclass-sim",
+        abstract: "Serve a simulated DreamClass REST API (periods, GetPeriodStudents, GetStudent).",
+        discussion: """
+            Prints "listening on http://HOST:PORT/dreamclassapi/v1" once it accepts connections: \
+            the base URL to give the client. Credentials default to DREAMCLASS_API_KEY, \
+            DREAMCLASS_SCHOOL_CODE and DREAMCLASS_TENANT, the variables the client reads.
+            """
+    )
+
+    @Option var host = "127.0.0.1"
+    @Option(help: "0 takes any free port.") var port = 0
+
+    @Option(help: "A JSON file of the school: periods, enrollments per period, students.")
+    var fixture: String?
+    @Option var periods = 12
+    @Option var studentsPerPeriod = 350
+    @Option var seed: UInt64 = 1
+
+    @Option(help: "Default: $DREAMCLASS_API_KEY (or the file in $DREAMCLASS_API_KEY_FILE), else sim-key.")
+    var apiKey: String?
+    @Option(help: "Default: $DREAMCLASS_SCHOOL_CODE, else sim-school.") var schoolCode: String?
+    @Option(help: "Default: $DREAMCLASS_TENANT, else sim-school.") var tenant: String?
+
+    @Option(help: "Serve page envelopes of at most this many rows instead of bare arrays.")
+    var pageSize: Int?
+    @Option(help: "Latency per request, in milliseconds.") var latencyMs: Int?
+    @Option(help: "With --latency-ms, the upper end of a random latency.") var latencyMaxMs: Int?
+    @Option(help: "Share of requests answered 429 with Retry-After.") var rate429 = 0.0
+    @Option(help: "Share of requests answered 500 or 503.") var rate5xx = 0.0
+    @Option(help: "Share of requests answered after --slow-ms.") var rateSlow = 0.0
+    @Option var slowMs = 5_000
+    @Option(help: "Share of 200s with a truncated or garbled body.") var rateMalformed = 0.0
+    @Option(help: "Above this many requests per second, answer 429.") var maxRps: Double?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let key = try apiKey ?? environment["DREAMCLASS_API_KEY"]
+            ?? environment["DREAMCLASS_API_KEY_FILE"].map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+            ?? "sim-key"
+        var settings = SimulatorSettings(
+            apiKey: key, schoolCode: schoolCode ?? environment["DREAMCLASS_SCHOOL_CODE"] ?? "sim-school",
+            tenant: tenant ?? environment["DREAMCLASS_TENANT"] ?? "sim-school"
+        )
+        settings.pageSize = pageSize
+        if let latencyMs { settings.latency = .milliseconds(latencyMs) ... .milliseconds(max(latencyMs, latencyMaxMs ?? latencyMs)) }
+        settings.tooManyRequestsRate = rate429
+        settings.serverErrorRate = rate5xx
+        settings.slowRate = rateSlow
+        settings.slowDelay = .milliseconds(slowMs)
+        settings.malformedRate = rateMalformed
+        settings.maxRequestsPerSecond = maxRps
+        let school = try fixture.map(School.load(fixture:)) ?? School.generate(periods: periods, studentsPerPeriod: studentsPerPeriod, seed: seed)
+        let simulator = DreamClassSimulator(school: school, settings: settings, seed: seed)
+        let url = try await simulator.start(host: host, port: port)
+        // Unbuffered, so a parent reading our stdout sees the line at once.
+        FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
+        // Serve until stopped (SIGINT or SIGTERM end the process).
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+}
