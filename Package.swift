@@ -61,6 +61,8 @@ let package = Package(
             ],
             plugins: ["EmbedSQL"]
         ),
+        // The reconciliation core: events and rosters in, drift out. No I/O.
+        .target(name: "Reconciliation", dependencies: ["DreamClassAPI", "Timestamps"]),
         .target(
             name: "DreamClassSimulator",
             dependencies: [
@@ -98,6 +100,7 @@ let package = Package(
             dependencies: ["Postgres", "PostgresServer", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
+        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "DreamClassSimulator", "Timestamps"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"]),
         .testTarget(

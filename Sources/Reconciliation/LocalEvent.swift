@@ -1,0 +1,82 @@
+import Foundation
+
+/// One stored `STUDENT_PERIOD_*` event, as the fold needs it.
+public struct LocalEvent: Sendable, Equatable {
+    public enum Kind: Int, Sendable, Comparable, CaseIterable {
+        // The raw values order events of the same time: CREATED < UPDATED < DELETED.
+        case created = 0, updated = 1, deleted = 2
+
+        public init?(eventType: String) {
+            switch eventType {
+            case "STUDENT_PERIOD_CREATED": self = .created
+            case "STUDENT_PERIOD_UPDATED": self = .updated
+            case "STUDENT_PERIOD_DELETED": self = .deleted
+            default: return nil
+            }
+        }
+
+        public var eventType: String {
+            switch self {
+            case .created: "STUDENT_PERIOD_CREATED"
+            case .updated: "STUDENT_PERIOD_UPDATED"
+            case .deleted: "STUDENT_PERIOD_DELETED"
+            }
+        }
+
+        public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public var eventID: UUID
+    public var kind: Kind
+    /// The envelope `timestamp`, epoch milliseconds: the event's own time, not when it was stored.
+    public var timeMillis: Int64
+    /// The student-period id, `data.id`.
+    public var enrollmentID: Int
+    /// `data` of a CREATED or UPDATED event; `nil` for DELETED, which needs only the id.
+    public var record: EnrollmentRecord?
+
+    public init(eventID: UUID, kind: Kind, timeMillis: Int64, enrollmentID: Int, record: EnrollmentRecord?) {
+        self.eventID = eventID
+        self.kind = kind
+        self.timeMillis = timeMillis
+        self.enrollmentID = enrollmentID
+        self.record = record
+    }
+
+    /// The fold's order: event time, then kind, then event id. The greatest wins.
+    func precedes(_ other: LocalEvent) -> Bool {
+        if timeMillis != other.timeMillis { return timeMillis < other.timeMillis }
+        if kind != other.kind { return kind < other.kind }
+        return eventID.uuidString < other.eventID.uuidString
+    }
+}
+
+/// The fields of an enrollment that are compared: the same whether they came from a webhook's
+/// `data` or a GetPeriodStudents row.
+public struct EnrollmentRecord: Sendable, Equatable {
+    public var studentID: Int
+    public var active: Bool
+    /// As sent, for the report.
+    public var addedAt: String
+    /// As an instant, for comparing: `…Z` and `…+00:00` of the same moment are equal.
+    public var addedAtInstant: Date
+
+    public init(studentID: Int, active: Bool, addedAt: String, addedAtInstant: Date) {
+        self.studentID = studentID
+        self.active = active
+        self.addedAt = addedAt
+        self.addedAtInstant = addedAtInstant
+    }
+
+    /// The API field names that differ from `other`, in the report's order.
+    public func changedFields(comparedWith other: EnrollmentRecord) -> [String] {
+        var fields: [String] = []
+        if studentID != other.studentID { fields.append("studentId") }
+        if active != other.active { fields.append("active") }
+        // Compared to the millisecond, the precision DreamClass writes.
+        if (addedAtInstant.timeIntervalSince1970 * 1000).rounded() != (other.addedAtInstant.timeIntervalSince1970 * 1000).rounded() {
+            fields.append("addedAt")
+        }
+        return fields
+    }
+}

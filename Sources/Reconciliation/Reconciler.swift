@@ -1,0 +1,107 @@
+import DreamClassAPI
+import Foundation
+import Timestamps
+
+/// Compares what the school's systems believe (the folded events) with DreamClass's rosters.
+///
+/// Pure: no I/O, no clock (the settle cutoff is given). A period whose roster could not be read
+/// completely is never diffed: its local enrollments are "unverified", not deleted.
+public struct Reconciler: Sendable {
+    /// Changes newer than this are in flight (their webhook may still be on its way), not drift.
+    public var settleCutoff: Date
+
+    public init(settleCutoff: Date) {
+        self.settleCutoff = settleCutoff
+    }
+
+    /// The outcome of one comparison.
+    public struct Result: Sendable, Equatable {
+        /// Sorted by kind, then enrollment id.
+        public var items: [DriftItem] = []
+        public var inSync = 0
+        /// Changed within the settle window.
+        public var inFlight = 0
+        /// Exists locally, absent from the rosters read, and the period it belongs to was not
+        /// read completely (or is not known): nothing is claimed about it.
+        public var unverified = 0
+        /// Belongs to a known period outside the scope of this run.
+        public var outOfScope = 0
+        /// Remote enrollments read, in periods read completely.
+        public var remoteEnrollments = 0
+        /// Enrollment id → period id, learned from the rosters read now.
+        public var learnedPeriods: [Int: Int] = [:]
+
+        public func count(_ kind: DriftKind) -> Int { items.reduce(0) { $0 + ($1.kind == kind ? 1 : 0) } }
+    }
+
+    /// - Parameters:
+    ///   - local: the folded events.
+    ///   - roster: the rosters read now.
+    ///   - knownPeriods: enrollment id → period id learned by earlier runs (this run's reads win).
+    public func reconcile(local: [Int: EventFold.State], roster: RemoteRoster, knownPeriods: [Int: Int]) -> Result {
+        var result = Result()
+        var remote: [Int: (period: Int, record: EnrollmentRecord?)] = [:]
+        for period in roster.periods {
+            guard case .complete(let rows) = roster.reads[period.id] else { continue }
+            for row in rows {
+                remote[row.id] = (period.id, row.addedAtInstant.map {
+                    EnrollmentRecord(studentID: row.studentId, active: row.active, addedAt: row.addedAt, addedAtInstant: $0)
+                })
+                result.learnedPeriods[row.id] = period.id
+            }
+        }
+        result.remoteEnrollments = remote.count
+        let allRead = roster.scopeIsAllPeriods && roster.isComplete
+        let periodsInScope = Set(roster.periods.map(\.id))
+
+        for (id, found) in remote {
+            guard let record = found.record else { continue }
+            let state = local[id]
+            let inFlight = record.addedAtInstant > settleCutoff || state.map { isRecent($0.lastEvent) } == true
+            let item: DriftItem?
+            switch state {
+            case nil:
+                item = DriftItem(kind: .missedCreate, enrollmentID: id, periodID: found.period, lastEvent: nil, remote: record)
+            case let state? where state.isDeleted:
+                item = DriftItem(kind: .staleDelete, enrollmentID: id, periodID: found.period, lastEvent: state.lastEvent, remote: record)
+            case let state?:
+                let changed = state.record.map { $0.changedFields(comparedWith: record) } ?? []
+                item = changed.isEmpty ? nil : DriftItem(
+                    kind: .missedUpdate, enrollmentID: id, periodID: found.period, lastEvent: state.lastEvent,
+                    remote: record, changedFields: changed
+                )
+            }
+            if let item {
+                if inFlight { result.inFlight += 1 } else { result.items.append(item) }
+            } else {
+                result.inSync += 1
+            }
+        }
+
+        for (id, state) in local where remote[id] == nil {
+            // Deleted on both sides: nothing to say.
+            if state.isDeleted { continue }
+            let period = knownPeriods[id]
+            if let period, !periodsInScope.contains(period) {
+                result.outOfScope += 1
+                continue
+            }
+            let verified = period.map { roster.wasReadCompletely($0) } ?? allRead
+            guard verified else {
+                result.unverified += 1
+                continue
+            }
+            if isRecent(state.lastEvent) {
+                result.inFlight += 1
+                continue
+            }
+            result.items.append(DriftItem(kind: .missedDelete, enrollmentID: id, periodID: period, lastEvent: state.lastEvent, remote: nil))
+        }
+        result.items.sort { ($0.kind, $0.enrollmentID) < ($1.kind, $1.enrollmentID) }
+        return result
+    }
+
+    private func isRecent(_ event: LocalEvent) -> Bool {
+        Double(event.timeMillis) / 1000 > settleCutoff.timeIntervalSince1970
+    }
+}

@@ -1,0 +1,18 @@
+import Foundation
+
+/// Parses a duration as the command line takes it: `0`, `90s`, `15m`, `2h` (a bare number is seconds).
+public func parseDuration(_ text: String) -> Duration? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    guard let unit = trimmed.last else { return nil }
+    let scale: Int64
+    var number = Substring(trimmed)
+    switch unit {
+    case "s": scale = 1; number = number.dropLast()
+    case "m": scale = 60; number = number.dropLast()
+    case "h": scale = 3600; number = number.dropLast()
+    case "d": scale = 86_400; number = number.dropLast()
+    default: scale = 1
+    }
+    guard let value = Int64(number), value >= 0 else { return nil }
+    return .seconds(value * scale)
+}
