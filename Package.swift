@@ -56,6 +56,8 @@ let package = Package(
             dependencies: [
                 "Postgres",
                 "DreamClassAPI",
+                "Reconciliation",
+                "Timestamps",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,6 +65,15 @@ let package = Package(
         ),
         // The reconciliation core: events and rosters in, drift out. No I/O.
         .target(name: "Reconciliation", dependencies: ["DreamClassAPI", "Timestamps"]),
+        .target(name: "Reports", dependencies: ["EventStore", "Timestamps"]),
+        // The main job, wiring the stages together; the CLI and the tests drive it.
+        .target(
+            name: "ReconcileJob",
+            dependencies: [
+                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Timestamps",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "DreamClassSimulator",
             dependencies: [
@@ -75,7 +86,8 @@ let package = Package(
         .executableTarget(
             name: "dreamclass-reconcile",
             dependencies: [
-                "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator",
+                "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
+                "Reports", "Timestamps", "Reconciliation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

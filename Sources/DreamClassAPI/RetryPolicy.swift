@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 /// When to try a call again, and how long to wait first.
 struct RetryPolicy: Sendable {
@@ -29,11 +30,5 @@ struct RetryPolicy: Sendable {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: value) else { return nil }
         return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -151,3 +151,21 @@ public struct WebhookEnvelopeError: Error, Sendable, Equatable, CustomStringConv
 
     public var description: String { reason }
 }
+
+extension WebhookEnvelope {
+    /// A webhook body in DreamClass's own envelope, for a student-period event.
+    public static func body(id: UUID, type: String, tenant: String, timestampMillis: Int64, signature: String?, data: Enrollment) -> String {
+        struct Body: Encodable {
+            var id: String
+            var type: String
+            var tenant: String
+            var timestamp: Int64
+            var signature: String?
+            var data: Enrollment
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let body = Body(id: id.uuidString.lowercased(), type: type, tenant: tenant, timestamp: timestampMillis, signature: signature, data: data)
+        return String(decoding: (try? encoder.encode(body)) ?? Data(), as: UTF8.self)
+    }
+}

@@ -28,6 +28,9 @@ public struct Reconciler: Sendable {
         public var outOfScope = 0
         /// Remote enrollments read, in periods read completely.
         public var remoteEnrollments = 0
+        /// Enrollments both sides agree on: in sync, or deleted on both. A drift item of an earlier
+        /// run whose enrollment is here has been resolved.
+        public var agreed: Set<Int> = []
         /// Enrollment id → period id, learned from the rosters read now.
         public var learnedPeriods: [Int: Int] = [:]
 
@@ -75,12 +78,16 @@ public struct Reconciler: Sendable {
                 if inFlight { result.inFlight += 1 } else { result.items.append(item) }
             } else {
                 result.inSync += 1
+                result.agreed.insert(id)
             }
         }
 
         for (id, state) in local where remote[id] == nil {
             // Deleted on both sides: nothing to say.
-            if state.isDeleted { continue }
+            if state.isDeleted {
+                result.agreed.insert(id)
+                continue
+            }
             let period = knownPeriods[id]
             if let period, !periodsInScope.contains(period) {
                 result.outOfScope += 1

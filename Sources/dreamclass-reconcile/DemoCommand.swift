@@ -5,52 +5,72 @@ import EventStore
 import Foundation
 import Postgres
 import PostgresServer
+import ReconcileJob
+import Reports
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Try the tool on a throwaway PostgreSQL: migrate, then ingest a generated webhook stream.",
-        discussion: "Needs PostgreSQL's server binaries (Debian: apt-get install postgresql); starts and removes its own server."
+        abstract: "See the whole job on a throwaway PostgreSQL and the built-in DreamClass simulator.",
+        discussion: """
+            Starts a private PostgreSQL server and the simulator with a generated school, ingests a \
+            webhook stream with an outage in it (creates, updates and deletes missing, out-of-order \
+            deliveries, duplicates), runs the reconciliation, prints the summary and the report's \
+            path, and removes the server. Needs PostgreSQL's server binaries (Debian: apt-get \
+            install postgresql).
+            """
     )
 
-    @Option(help: "How many webhook events to generate.")
-    var events: Int = 1_000
+    @Option var periods = 6
+    @Option var studentsPerPeriod = 120
+    @Option(help: "Enrollments of each kind the outage adds, changes and removes.") var outageChanges = 4
+    @Option var seed: UInt64 = 1
+    @Option(help: "Where the report goes (default: reports/drift-<tenant>-<UTC time>.csv).") var report: String?
 
     func run() async throws {
         var logger = try GlobalOptions.parse([]).makeLogger(label: "demo")
         logger.logLevel = .warning
-        try exitOnFailure {
-            print("starting a throwaway PostgreSQL ...")
-            let server = try TemporaryPostgresServer()
-            defer { server.stop() }
-            let connection = try Connection(conninfo: server.conninfo(), logger: logger)
-            try Migrator(schema: "dreamclass", logger: logger).migrate(connection)
+        let tenant = "demo-school"
+        print("starting a throwaway PostgreSQL and the DreamClass simulator ...")
+        let server = try TemporaryPostgresServer()
+        defer { server.stop() }
+        let connection = try Connection(conninfo: server.conninfo(), logger: logger)
+        try Migrator(schema: "dreamclass", logger: logger).migrate(connection)
 
-            let file = FileManager.default.temporaryDirectory.appending(path: "demo-webhooks-\(UUID().uuidString).jsonl")
-            defer { try? FileManager.default.removeItem(at: file) }
-            try Data(DemoStream.lines(count: events).joined(separator: "\n").utf8).write(to: file)
-            var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
-            let summary = try Ingester(schema: "dreamclass", logger: logger)
-                .ingest(&reader, sourceName: file.lastPathComponent, into: connection)
-            print("ingest: \(summary)")
-            let kinds = try connection.query(
-                "SELECT event_type, count(*) FROM dreamclass.webhook_events GROUP BY 1 ORDER BY 1"
-            ).rows.map { "\(try $0.decode(String.self, at: 0)) \(try $0.decode(Int.self, at: 1))" }
-            print("stored: " + kinds.joined(separator: ", "))
-            let reasons = try connection.query(
-                "SELECT line_number, reason FROM dreamclass.rejected_events ORDER BY line_number"
-            ).rows.map { "line \(try $0.decode(Int.self, at: 0)): \(try $0.decode(String.self, at: 1))" }
-            print("rejected: " + reasons.joined(separator: "; "))
+        let now = Date()
+        let school = School.generate(periods: periods, studentsPerPeriod: studentsPerPeriod, seed: seed, today: now)
+        let scenario = OutageScenario.make(school: school, tenant: tenant, outageChanges: outageChanges, seed: seed, now: now)
+        let file = FileManager.default.temporaryDirectory.appending(path: "demo-webhooks-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data((scenario.storedWebhooks + [#"{"id":"cut short by a proxy","type":"STUDENT_PERI"#]).joined(separator: "\n").utf8).write(to: file)
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
+        let ingested = try Ingester(schema: "dreamclass", logger: logger).ingest(&reader, sourceName: file.lastPathComponent, into: connection)
+        print("ingest: \(ingested)  (the webhooks the receiver stored before and during an outage)")
+
+        var settings = SimulatorSettings(apiKey: "demo-key-\(UUID().uuidString)", schoolCode: "DEMO", tenant: tenant)
+        settings.pageSize = 50
+        let simulator = DreamClassSimulator(school: scenario.schoolAfter, settings: settings, seed: seed)
+        let baseURL = try await simulator.start()
+        let client = try DreamClassClient(
+            configuration: DreamClassConfiguration(baseURL: baseURL, apiKey: settings.apiKey, schoolCode: "DEMO", tenant: tenant),
+            logger: logger
+        )
+        let reportPath = report ?? DriftReport.defaultPath(tenant: tenant, at: now, format: .csv)
+        do {
+            let outcome = try await ReconcileJob(
+                options: .init(schema: "dreamclass", tenant: tenant, reportPath: reportPath), logger: logger
+            ).run(connection: connection, lockConnection: try Connection(conninfo: server.conninfo(), logger: logger), client: client, now: now)
+            try await client.shutdown()
+            await simulator.stop()
+            print(outcome.summary)
+            print("the outage hid \(scenario.expectedMissedCreates.count) creates, \(scenario.expectedMissedUpdates.count) updates, "
+                + "\(scenario.expectedMissedDeletes.count) deletes and \(scenario.expectedStaleDeletes.count) restore(s)")
+            print("report: \(reportPath)")
+        } catch {
+            try? await client.shutdown()
+            await simulator.stop()
+            FileHandleOutput.standardError.write("error: \(error)\n")
+            throw ExitCode(1)
         }
-    }
-}
-
-/// A webhook stream with the faults a real one has: a re-delivered event and a broken line.
-enum DemoStream {
-    static func lines(count: Int) -> [String] {
-        var lines = SyntheticWebhooks.lines(count: count, seed: UInt64(Date().timeIntervalSince1970))
-        if let first = lines.first { lines.append(first) }
-        lines.append(#"{"id":"truncated by a proxy","type":"STUDENT_PERI"#)
-        return lines
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 
-/// Writes text to stderr, outside the logger, for the one-line errors a person reads.
+/// Writes text to stdout or stderr, outside the logger: the lines a person reads.
 struct FileHandleOutput {
     let handle: FileHandle
     static let standardError = FileHandleOutput(handle: .standardError)
+    static let standardOutput = FileHandleOutput(handle: .standardOutput)
 
     func write(_ text: String) { handle.write(Data(text.utf8)) }
 }

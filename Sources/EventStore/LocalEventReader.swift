@@ -1,0 +1,81 @@
+import Foundation
+import Postgres
+import Reconciliation
+import Timestamps
+
+/// Reads a tenant's stored student-period events and folds them, streaming: memory grows with the
+/// number of enrollments, not of events.
+public struct LocalEventReader: Sendable {
+    /// An event left out of the fold, and why.
+    public struct Skipped: Sendable, Equatable {
+        public var eventID: UUID
+        public var reason: String
+    }
+
+    public struct Outcome: Sendable {
+        public var fold: EventFold
+        /// Stored events of other families (`PAYMENT_*`, ...), which the fold does not use.
+        public var otherEvents = 0
+        /// Student-period events whose `data` lacks a field the fold needs, or has one of the
+        /// wrong type.
+        public var unusable: [Skipped] = []
+        /// Events whose signature did not verify when they were stored: they may be forged.
+        public var unsigned: [Skipped] = []
+    }
+
+    public var schema: String
+
+    public init(schema: String) { self.schema = schema }
+
+    public func read(tenant: String, from connection: Connection) throws -> Outcome {
+        let table = "\(quoteIdentifier(schema)).webhook_events"
+        var outcome = Outcome(fold: EventFold())
+        outcome.otherEvents = try connection.query(
+            "SELECT count(*) FROM \(table) WHERE tenant = $1 AND event_type NOT IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')",
+            [tenant]
+        ).first?.decode(Int.self, at: 0) ?? 0
+        // jsonb_typeof picks out the fields of the right JSON type; the rest arrive as NULL.
+        let sql = """
+            SELECT event_id, event_type, (extract(epoch FROM event_time) * 1000)::bigint, signature_valid,
+                   CASE WHEN jsonb_typeof(payload->'data'->'id') = 'number' THEN payload->'data'->>'id' END,
+                   CASE WHEN jsonb_typeof(payload->'data'->'studentId') = 'number' THEN payload->'data'->>'studentId' END,
+                   CASE WHEN jsonb_typeof(payload->'data'->'active') = 'boolean' THEN payload->'data'->>'active' END,
+                   CASE WHEN jsonb_typeof(payload->'data'->'addedAt') = 'string' THEN payload->'data'->>'addedAt' END
+            FROM \(table)
+            WHERE tenant = $1 AND event_type IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')
+            """
+        try connection.withSession { session in
+            try session.stream(sql, [tenant]) { row in
+                let eventID: UUID = try row.decode(at: 0)
+                let kind = LocalEvent.Kind(eventType: try row.decode(at: 1))!
+                let millis: Int64 = try row.decode(at: 2)
+                if try row.decodeIfPresent(Bool.self, at: 3) == false {
+                    outcome.unsigned.append(Skipped(eventID: eventID, reason: "signature did not verify"))
+                    return
+                }
+                guard let idText = try row.decodeIfPresent(String.self, at: 4), let id = Int(idText) else {
+                    outcome.unusable.append(Skipped(eventID: eventID, reason: "data.id is missing or not an integer"))
+                    return
+                }
+                var record: EnrollmentRecord?
+                if kind != .deleted {
+                    guard let student = try row.decodeIfPresent(String.self, at: 5).flatMap({ Int($0) }) else {
+                        outcome.unusable.append(Skipped(eventID: eventID, reason: "data.studentId is missing or not an integer"))
+                        return
+                    }
+                    guard let active = try row.decodeIfPresent(String.self, at: 6) else {
+                        outcome.unusable.append(Skipped(eventID: eventID, reason: "data.active is missing or not a boolean"))
+                        return
+                    }
+                    guard let addedAt = try row.decodeIfPresent(String.self, at: 7), let instant = Timestamp.parse(addedAt) else {
+                        outcome.unusable.append(Skipped(eventID: eventID, reason: "data.addedAt is missing or not an ISO 8601 date-time"))
+                        return
+                    }
+                    record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
+                }
+                outcome.fold.add(LocalEvent(eventID: eventID, kind: kind, timeMillis: millis, enrollmentID: id, record: record))
+            }
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import Postgres
+
+/// The history of runs: `reconcile_runs`, `drift_items`, `run_skipped_events`, `run_periods`,
+/// and the enrollment → period map in `enrollment_periods`.
+public struct RunStore: Sendable {
+    public var schema: String
+    private var s: String { quoteIdentifier(schema) }
+
+    public init(schema: String) { self.schema = schema }
+
+    /// Records a run as started; returns its id.
+    public func start(tenant: String, scope: String, options: String, on connection: Connection) throws -> Int64 {
+        try connection.query(
+            "INSERT INTO \(s).reconcile_runs (tenant, scope, options) VALUES ($1, $2, $3::jsonb) RETURNING run_id",
+            [tenant, scope, options]
+        ).first!.decode(Int64.self, at: 0)
+    }
+
+    /// Enrollment id → period id, as learned by earlier runs.
+    public func knownPeriods(tenant: String, on connection: Connection) throws -> [Int: Int] {
+        var periods: [Int: Int] = [:]
+        try connection.withSession { session in
+            try session.stream("SELECT student_period_id, period_id FROM \(s).enrollment_periods WHERE tenant = $1", [tenant]) { row in
+                let (enrollment, period) = try row.decode(Int.self, Int.self)
+                periods[enrollment] = period
+            }
+        }
+        return periods
+    }
+
+    /// The newest complete run (`ok` or `drift`) of the same tenant and scope, and its items by
+    /// enrollment id.
+    public func previousComplete(tenant: String, scope: String, before runID: Int64?, on connection: Connection) throws -> (runID: Int64, items: [Int: StoredDriftItem])? {
+        guard let previous = try connection.query(
+            """
+            SELECT run_id FROM \(s).reconcile_runs
+            WHERE tenant = $1 AND scope = $2 AND status IN ('ok', 'drift') AND ($3::bigint IS NULL OR run_id < $3)
+            ORDER BY run_id DESC LIMIT 1
+            """, [tenant, scope, runID]
+        ).first?.decode(Int64.self, at: 0) else { return nil }
+        let items = try driftItems(runID: previous, on: connection)
+        return (previous, Dictionary(items.map { ($0.studentPeriodID, $0) }, uniquingKeysWith: { $1 }))
+    }
+
+    /// Writes a finished run whole, in one transaction: its items, skipped events, period reads,
+    /// the periods it learned, and last its counts and status. Until that commits, the run
+    /// stays `running` and is never taken as complete.
+    public func finish(
+        _ record: RunRecord, items: [StoredDriftItem], skipped: [LocalEventReader.Skipped], periods: [PeriodReadRecord],
+        learnedPeriods: [Int: Int], on connection: Connection
+    ) throws {
+        try connection.transaction { session in
+            if !items.isEmpty {
+                try session.copyIn("""
+                    COPY \(s).drift_items (run_id, student_period_id, kind, period_id, period_name, student_id, student_name,
+                        student_email, student_status, changed_fields, local_student_id, local_active, local_added_at,
+                        remote_student_id, remote_active, remote_added_at, last_event_id, last_event_type, last_event_at,
+                        first_seen_run) FROM STDIN
+                    """) { writer in
+                    for item in items {
+                        try writer.row([
+                            record.runID, item.studentPeriodID, item.kind, item.periodID, item.periodName, item.studentID,
+                            item.studentName, item.studentEmail, item.studentStatus, item.changedFields, item.localStudentID,
+                            item.localActive, item.localAddedAt, item.remoteStudentID, item.remoteActive, item.remoteAddedAt,
+                            item.lastEventID, item.lastEventType, item.lastEventAt, item.firstSeenRun,
+                        ])
+                    }
+                }
+            }
+            if !skipped.isEmpty {
+                try session.copyIn("COPY \(s).run_skipped_events (run_id, event_id, reason) FROM STDIN") { writer in
+                    for event in skipped { try writer.row([record.runID, event.eventID, event.reason]) }
+                }
+            }
+            if !periods.isEmpty {
+                try session.copyIn("COPY \(s).run_periods (run_id, period_id, period_name, read_ok, enrollments, error) FROM STDIN") { writer in
+                    for period in periods {
+                        try writer.row([record.runID, period.periodID, period.name, period.readOK, period.enrollments, period.error])
+                    }
+                }
+            }
+            if !learnedPeriods.isEmpty {
+                try session.execute("CREATE TEMPORARY TABLE IF NOT EXISTS learned_periods (student_period_id bigint, period_id bigint) ON COMMIT DELETE ROWS")
+                try session.copyIn("COPY pg_temp.learned_periods (student_period_id, period_id) FROM STDIN") { writer in
+                    for (enrollment, period) in learnedPeriods { try writer.row([enrollment, period]) }
+                }
+                try session.execute("""
+                    INSERT INTO \(s).enrollment_periods (tenant, student_period_id, period_id)
+                    SELECT $1, student_period_id, period_id FROM pg_temp.learned_periods
+                    ON CONFLICT (tenant, student_period_id) DO UPDATE SET period_id = excluded.period_id, seen_at = now()
+                    """, [record.tenant])
+            }
+            try session.execute("""
+                UPDATE \(s).reconcile_runs SET finished_at = now(), status = $2, missed_creates = $3, missed_updates = $4,
+                    missed_deletes = $5, stale_deletes = $6, new_items = $7, persisting_items = $8, resolved_items = $9,
+                    in_sync = $10, in_flight = $11, unverified = $12, out_of_scope = $13, periods_total = $14,
+                    periods_failed = $15, remote_enrollments = $16, events_read = $17, events_skipped = $18,
+                    events_unusable = $19, events_unsigned = $20, api_calls = $21, api_retries = $22, error = $23
+                WHERE run_id = $1
+                """, [
+                    record.runID, record.status.rawValue, record.missedCreates, record.missedUpdates, record.missedDeletes,
+                    record.staleDeletes, record.newItems, record.persistingItems, record.resolvedItems, record.inSync,
+                    record.inFlight, record.unverified, record.outOfScope, record.periodsTotal, record.periodsFailed,
+                    record.remoteEnrollments, record.eventsRead, record.eventsSkipped, record.eventsUnusable,
+                    record.eventsUnsigned, record.apiCalls, record.apiRetries, record.error,
+                ])
+        }
+    }
+
+    /// Marks a run failed, with what stopped it.
+    public func fail(runID: Int64, error: String, on connection: Connection) throws {
+        try connection.execute(
+            "UPDATE \(s).reconcile_runs SET status = 'failed', finished_at = now(), error = $2 WHERE run_id = $1 AND status = 'running'",
+            [runID, error]
+        )
+    }
+
+    public func run(_ runID: Int64, on connection: Connection) throws -> RunRecord? {
+        try runs(where: "run_id = $1", [runID], limit: 1, on: connection).first
+    }
+
+    /// The newest runs, of one tenant or all.
+    public func recentRuns(tenant: String?, limit: Int, on connection: Connection) throws -> [RunRecord] {
+        try runs(where: "($1::text IS NULL OR tenant = $1)", [tenant], limit: limit, on: connection)
+    }
+
+    private func runs(where condition: String, _ parameters: [(any PostgresEncodable)?], limit: Int, on connection: Connection) throws -> [RunRecord] {
+        try connection.query("""
+            SELECT run_id, tenant, scope, started_at, finished_at, status, missed_creates, missed_updates, missed_deletes,
+                stale_deletes, new_items, persisting_items, resolved_items, in_sync, in_flight, unverified, out_of_scope,
+                periods_total, periods_failed, remote_enrollments, events_read, events_skipped, events_unusable,
+                events_unsigned, api_calls, api_retries, error
+            FROM \(s).reconcile_runs WHERE \(condition) ORDER BY run_id DESC LIMIT $\(parameters.count + 1)
+            """, parameters + [max(1, limit)]).rows.map { row in
+            var record = RunRecord(
+                runID: try row.decode(at: 0), tenant: try row.decode(at: 1), scope: try row.decode(at: 2),
+                startedAt: try row.decode(at: 3), status: RunRecord.Status(rawValue: try row.decode(at: 5)) ?? .failed
+            )
+            record.finishedAt = try row.decodeIfPresent(at: 4)
+            let counts: [WritableKeyPath<RunRecord, Int>] = [
+                \.missedCreates, \.missedUpdates, \.missedDeletes, \.staleDeletes, \.newItems, \.persistingItems,
+                \.resolvedItems, \.inSync, \.inFlight, \.unverified, \.outOfScope, \.periodsTotal, \.periodsFailed,
+                \.remoteEnrollments, \.eventsRead, \.eventsSkipped, \.eventsUnusable, \.eventsUnsigned, \.apiCalls, \.apiRetries,
+            ]
+            for (offset, path) in counts.enumerated() { record[keyPath: path] = try row.decode(Int.self, at: 6 + offset) }
+            record.error = try row.decodeIfPresent(at: 26)
+            return record
+        }
+    }
+
+    public func driftItems(runID: Int64, on connection: Connection) throws -> [StoredDriftItem] {
+        try connection.query("""
+            SELECT run_id, kind, period_id, period_name, student_period_id, student_id, student_name, student_email,
+                student_status, changed_fields, local_student_id, local_active, local_added_at, remote_student_id,
+                remote_active, remote_added_at, last_event_id, last_event_type, last_event_at, first_seen_run
+            FROM \(s).drift_items WHERE run_id = $1
+            ORDER BY array_position(ARRAY['missed_create', 'missed_update', 'missed_delete', 'stale_delete'], kind), student_period_id
+            """, [runID]).rows.map { row in
+            var item = StoredDriftItem(runID: try row.decode(at: 0), kind: try row.decode(at: 1), studentPeriodID: try row.decode(at: 4),
+                                       firstSeenRun: try row.decode(at: 19))
+            item.periodID = try row.decodeIfPresent(at: 2)
+            item.periodName = try row.decodeIfPresent(at: 3)
+            item.studentID = try row.decodeIfPresent(at: 5)
+            item.studentName = try row.decodeIfPresent(at: 6)
+            item.studentEmail = try row.decodeIfPresent(at: 7)
+            item.studentStatus = try row.decodeIfPresent(at: 8)
+            item.changedFields = try row.decodeIfPresent(at: 9) ?? ""
+            item.localStudentID = try row.decodeIfPresent(at: 10)
+            item.localActive = try row.decodeIfPresent(at: 11)
+            item.localAddedAt = try row.decodeIfPresent(at: 12)
+            item.remoteStudentID = try row.decodeIfPresent(at: 13)
+            item.remoteActive = try row.decodeIfPresent(at: 14)
+            item.remoteAddedAt = try row.decodeIfPresent(at: 15)
+            item.lastEventID = try row.decodeIfPresent(at: 16)
+            item.lastEventType = try row.decodeIfPresent(at: 17)
+            item.lastEventAt = try row.decodeIfPresent(at: 18)
+            return item
+        }
+    }
+}

@@ -1,0 +1,241 @@
+import DreamClassAPI
+import EventStore
+import Foundation
+import Logging
+import Postgres
+import Reconciliation
+import Reports
+import Timestamps
+
+/// The product's main job: fold the stored events, read the rosters, classify the drift, record
+/// the run, write the report.
+public struct ReconcileJob: Sendable {
+    public struct Options: Sendable {
+        public var schema: String
+        public var tenant: String
+        public var scope: ReconcileScope
+        /// Changes newer than the run's start minus this are in flight, not drift.
+        public var settle: Duration
+        public var skipStudentDetails: Bool
+        /// Everything but writing to the database.
+        public var dryRun: Bool
+        /// Where the report goes (`-` is stdout); `nil` writes none.
+        public var reportPath: String?
+        public var format: DriftReport.Format
+
+        public init(
+            schema: String, tenant: String, scope: ReconcileScope = .all, settle: Duration = .seconds(900),
+            skipStudentDetails: Bool = false, dryRun: Bool = false, reportPath: String? = nil, format: DriftReport.Format = .csv
+        ) {
+            self.schema = schema
+            self.tenant = tenant
+            self.scope = scope
+            self.settle = settle
+            self.skipStudentDetails = skipStudentDetails
+            self.dryRun = dryRun
+            self.reportPath = reportPath
+            self.format = format
+        }
+    }
+
+    /// What a run found.
+    public struct Outcome: Sendable {
+        /// Run id 0 for a dry run, which records nothing.
+        public var run: RunRecord
+        public var items: [StoredDriftItem]
+        public var periods: [PeriodReadRecord]
+        public var skipped: [LocalEventReader.Skipped]
+        /// Enrollment id → period id, from this run's rosters.
+        public var learnedPeriods: [Int: Int]
+        public var seconds: Double
+        public var summary: String { RunSummary.line(run, seconds: seconds) }
+    }
+
+    public var options: Options
+    public var logger: Logger
+
+    public init(options: Options, logger: Logger = Logger(label: "reconcile")) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Runs once.
+    ///
+    /// - Parameters:
+    ///   - connection: for reading events and writing the run.
+    ///   - lockConnection: holds the tenant's advisory lock for the length of the run.
+    ///   - now: the run's start, which the settle window counts back from.
+    public func run(connection: Connection, lockConnection: Connection, client: DreamClassClient, now: Date = Date()) async throws -> Outcome {
+        let clock = ContinuousClock.now
+        let store = RunStore(schema: options.schema)
+        guard try Migrator(schema: options.schema, logger: logger).isUpToDate(connection) else {
+            throw ReconcileError.storeNotReady(schema: options.schema)
+        }
+        guard let lock = try RunLock.acquire(schema: options.schema, tenant: options.tenant, connection: lockConnection) else {
+            throw ReconcileError.locked(tenant: options.tenant)
+        }
+        defer { lock.release() }
+        let runID = options.dryRun ? 0 : try store.start(
+            tenant: options.tenant, scope: options.scope.key, options: optionsJSON(), on: connection
+        )
+        var logger = self.logger
+        logger[metadataKey: "run"] = "\(runID)"
+        logger[metadataKey: "tenant"] = "\(options.tenant)"
+        do {
+            var outcome = try await reconcile(runID: runID, connection: connection, client: client, store: store, now: now, logger: logger)
+            if !options.dryRun {
+                try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
+                                 learnedPeriods: outcome.learnedPeriods, on: connection)
+            }
+            if let path = options.reportPath {
+                try DriftReport.write(DriftReport.render(outcome.items, tenant: options.tenant, format: options.format), to: path)
+            }
+            outcome.seconds = (ContinuousClock.now - clock).seconds
+            return outcome
+        } catch {
+            if !options.dryRun { try? store.fail(runID: runID, error: "\(error)", on: connection) }
+            throw error
+        }
+    }
+
+    private func reconcile(
+        runID: Int64, connection: Connection, client: DreamClassClient, store: RunStore, now: Date, logger: Logger
+    ) async throws -> Outcome {
+        let local = try LocalEventReader(schema: options.schema).read(tenant: options.tenant, from: connection)
+        logger.info("events folded", metadata: ["events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)"])
+
+        let school = try await client.periods()
+        let today = String(Timestamp.format(now).prefix(10))
+        let (periods, unknown) = options.scope.select(from: school, today: today)
+        var reads = await readRosters(periods, client: client, logger: logger)
+        var inScope = periods
+        for id in unknown {
+            reads[id] = .failed("period \(id) is not in the school's period list")
+            inScope.append(Period(id: id))
+        }
+        let roster = RemoteRoster(periods: inScope, reads: reads, scopeIsAllPeriods: options.scope == .all)
+        let known = try store.knownPeriods(tenant: options.tenant, on: connection)
+        let result = Reconciler(settleCutoff: now.addingTimeInterval(-options.settle.seconds))
+            .reconcile(local: local.fold.states, roster: roster, knownPeriods: known)
+
+        let previous = try store.previousComplete(tenant: options.tenant, scope: options.scope.key, before: options.dryRun ? nil : runID, on: connection)
+        let students = options.skipStudentDetails ? [:] : await lookUpStudents(Set(result.items.compactMap(\.studentID)), client: client, logger: logger)
+        let names = Dictionary(inScope.map { ($0.id, $0.name) }, uniquingKeysWith: { $1 })
+            .merging(Dictionary(school.map { ($0.id, $0.name) }, uniquingKeysWith: { $1 })) { $1 }
+
+        var record = RunRecord(runID: runID, tenant: options.tenant, scope: options.scope.key, startedAt: now)
+        let items = result.items.map { item -> StoredDriftItem in
+            let earlier = previous?.items[item.enrollmentID]
+            let firstSeen = earlier?.kind == item.kind.rawValue ? earlier!.firstSeenRun : runID
+            if firstSeen == runID { record.newItems += 1 } else { record.persistingItems += 1 }
+            return stored(item, runID: runID, periodName: item.periodID.flatMap { names[$0] ?? nil }, student: item.studentID.flatMap { students[$0] }, firstSeen: firstSeen)
+        }
+        record.resolvedItems = previous?.items.keys.filter { result.agreed.contains($0) }.count ?? 0
+        record.missedCreates = result.count(.missedCreate)
+        record.missedUpdates = result.count(.missedUpdate)
+        record.missedDeletes = result.count(.missedDelete)
+        record.staleDeletes = result.count(.staleDelete)
+        record.inSync = result.inSync
+        record.inFlight = result.inFlight
+        record.unverified = result.unverified
+        record.outOfScope = result.outOfScope
+        record.periodsTotal = inScope.count
+        record.periodsFailed = roster.failedPeriods.count
+        record.remoteEnrollments = result.remoteEnrollments
+        record.eventsRead = local.fold.eventsFolded + local.unusable.count + local.unsigned.count + local.otherEvents
+        record.eventsSkipped = local.otherEvents
+        record.eventsUnusable = local.unusable.count
+        record.eventsUnsigned = local.unsigned.count
+        let calls = client.statistics.snapshot
+        record.apiCalls = calls.totalCalls
+        record.apiRetries = calls.retries
+        record.status = !roster.isComplete ? .incomplete : items.isEmpty ? .ok : .drift
+        if !roster.isComplete {
+            record.error = roster.failedPeriods.map { period -> String in
+                if case .failed(let reason) = reads[period.id] { return "period \(period.id): \(reason)" }
+                return "period \(period.id)"
+            }.joined(separator: "; ")
+        }
+        let periodRecords = inScope.map { period -> PeriodReadRecord in
+            switch reads[period.id] {
+            case .complete(let rows)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: true, enrollments: rows.count, error: nil)
+            case .failed(let reason)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: reason)
+            case nil: PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: "not read")
+            }
+        }
+        return Outcome(run: record, items: items, periods: periodRecords, skipped: local.unusable + local.unsigned,
+                       learnedPeriods: result.learnedPeriods, seconds: 0)
+    }
+
+    /// Every period's roster, at once: the client bounds the requests in flight.
+    private func readRosters(_ periods: [Period], client: DreamClassClient, logger: Logger) async -> [Int: RemoteRoster.Read] {
+        await withTaskGroup(of: (Int, RemoteRoster.Read).self) { group in
+            for period in periods {
+                group.addTask {
+                    do {
+                        return (period.id, .complete(try await client.periodStudents(periodId: period.id)))
+                    } catch {
+                        logger.warning("period roster could not be read; its enrollments are not diffed", metadata: [
+                            "period": "\(period.id)", "error": "\(error)",
+                        ])
+                        return (period.id, .failed("\(error)"))
+                    }
+                }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+    }
+
+    /// GetStudent once per distinct student, concurrently. A lookup that fails leaves the
+    /// report's name empty; it does not fail the run.
+    private func lookUpStudents(_ ids: Set<Int>, client: DreamClassClient, logger: Logger) async -> [Int: StudentLookup] {
+        await withTaskGroup(of: (Int, StudentLookup?).self) { group in
+            for id in ids {
+                group.addTask {
+                    do { return (id, try await client.student(id: id)) } catch {
+                        logger.warning("student details could not be read", metadata: ["student": "\(id)", "error": "\(error)"])
+                        return (id, nil)
+                    }
+                }
+            }
+            return await group.reduce(into: [:]) { if let lookup = $1.1 { $0[$1.0] = lookup } }
+        }
+    }
+
+    private func stored(_ item: DriftItem, runID: Int64, periodName: String?, student: StudentLookup?, firstSeen: Int64) -> StoredDriftItem {
+        var row = StoredDriftItem(runID: runID, kind: item.kind.rawValue, studentPeriodID: item.enrollmentID, firstSeenRun: firstSeen)
+        row.periodID = item.periodID
+        row.periodName = periodName
+        row.studentID = item.studentID
+        switch student {
+        case .found(let found)?:
+            row.studentName = found.fullName
+            row.studentEmail = found.email
+            row.studentStatus = found.status
+        case .notFound?:
+            row.studentStatus = "not_found"
+        case nil:
+            break
+        }
+        row.changedFields = item.changedFields.joined(separator: ";")
+        row.localStudentID = item.local?.studentID
+        row.localActive = item.local?.active
+        row.localAddedAt = item.local?.addedAt
+        row.remoteStudentID = item.remote?.studentID
+        row.remoteActive = item.remote?.active
+        row.remoteAddedAt = item.remote?.addedAt
+        row.lastEventID = item.lastEvent?.eventID
+        row.lastEventType = item.lastEvent?.kind.eventType
+        row.lastEventAt = item.lastEvent.map { Date(timeIntervalSince1970: Double($0.timeMillis) / 1000) }
+        return row
+    }
+
+    private func optionsJSON() -> String {
+        var options: [String: Any] = [
+            "settle_seconds": Int(self.options.settle.seconds), "skip_student_details": self.options.skipStudentDetails,
+        ]
+        if case .periods(let ids) = self.options.scope { options["periods"] = ids.sorted() }
+        let data = (try? JSONSerialization.data(withJSONObject: options, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import Reports
+
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Render the report of a past run again."
+    )
+
+    @Option(help: "The run's id (see `runs`).") var run: Int64
+    @Option(help: "csv or json.") var format: DriftReport.Format = .csv
+    @Option(help: "Where the report goes; - is stdout.") var output = "-"
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = try global.makeLogger(label: "report")
+        try exitOnFailure {
+            let connection = try global.connect(logger: logger)
+            let store = RunStore(schema: global.resolvedSchema)
+            guard let record = try store.run(run, on: connection) else { throw ValidationError("there is no run \(run)") }
+            let items = try store.driftItems(runID: run, on: connection)
+            try DriftReport.write(DriftReport.render(items, tenant: record.tenant, format: format), to: output)
+        }
+    }
+}
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List the recent runs.")
+
+    @Option(help: "Only this tenant's runs.") var tenant: String?
+    @Option(help: "How many.") var limit = 20
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = try global.makeLogger(label: "runs")
+        try exitOnFailure {
+            let connection = try global.connect(logger: logger)
+            let runs = try RunStore(schema: global.resolvedSchema).recentRuns(tenant: tenant, limit: limit, on: connection)
+            print(["run", "tenant", "scope", "started (UTC)", "status", "creates", "updates", "deletes", "stale", "unverified", "error"].joined(separator: "\t"))
+            for run in runs {
+                print([
+                    String(run.runID), run.tenant, run.scope, String(run.startedAt.formatted(.iso8601).prefix(19)), run.status.rawValue,
+                    String(run.missedCreates), String(run.missedUpdates), String(run.missedDeletes), String(run.staleDeletes),
+                    String(run.unverified), run.error ?? "",
+                ].joined(separator: "\t"))
+            }
+        }
+    }
+}
