@@ -113,6 +113,14 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "DreamClassSimulator", "Timestamps"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "EventStore"]),
+        .testTarget(
+            name: "ReconcileJobTests",
+            dependencies: [
+                "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Timestamps", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"]),
         .testTarget(

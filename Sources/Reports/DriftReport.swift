@@ -1,5 +1,8 @@
 import EventStore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Timestamps
 
 /// The drift report a person opens in a spreadsheet: one row per drifted enrollment.
@@ -42,8 +45,10 @@ public enum DriftReport {
         let temporary = url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
             try Data(text.utf8).write(to: temporary)
-            if FileManager.default.fileExists(atPath: url.path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary) }
-            else { try FileManager.default.moveItem(at: temporary, to: url) }
+            // rename(2) replaces the old report in one step, on the same file system.
+            guard rename(temporary.path, url.path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw error

@@ -1,0 +1,210 @@
+import DreamClassAPI
+import DreamClassSimulator
+import EventStore
+import Foundation
+import Logging
+import Postgres
+import ReconcileJob
+import Reports
+import Testing
+import TestSupport
+import Timestamps
+
+/// The whole run against a real PostgreSQL and the simulator over loopback.
+@Suite struct ReconcileJobTests {
+    static let tenant = "job-school"
+    static let now = Date()
+    let database: TestDatabase
+    let connection: Connection
+
+    init() throws {
+        database = try TestPostgres.makeDatabase("job")
+        connection = try database.connect()
+        try Migrator(schema: "dreamclass").migrate(connection)
+    }
+
+    func ingest(_ lines: [String]) throws {
+        let url = FileManager.default.temporaryDirectory.appending(path: "job-\(UUID().uuidString).jsonl")
+        try Data(lines.joined(separator: "\n").utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: url))
+        _ = try Ingester(schema: "dreamclass").ingest(&reader, sourceName: "job.jsonl", into: connection)
+    }
+
+    /// Runs the job once against `simulator`.
+    func run(_ simulator: DreamClassSimulator, _ options: ReconcileJob.Options? = nil, maxAttempts: Int = 2) async throws -> ReconcileJob.Outcome {
+        let url = try await simulator.start()
+        let client = try DreamClassClient(configuration: DreamClassConfiguration(
+            baseURL: url, apiKey: "k", schoolCode: "S", tenant: Self.tenant, maxAttempts: maxAttempts,
+            backoffBase: .milliseconds(5), backoffCap: .milliseconds(20)
+        ))
+        defer { Task { await simulator.stop() } }
+        do {
+            let outcome = try await ReconcileJob(options: options ?? .init(schema: "dreamclass", tenant: Self.tenant))
+                .run(connection: connection, lockConnection: try database.connect(), client: client, now: Self.now)
+            try await client.shutdown()
+            await simulator.stop()
+            return outcome
+        } catch {
+            try? await client.shutdown()
+            await simulator.stop()
+            throw error
+        }
+    }
+
+    static func simulator(_ school: School, change: (inout SimulatorSettings) -> Void = { _ in }) -> DreamClassSimulator {
+        var settings = SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: tenant)
+        change(&settings)
+        return DreamClassSimulator(school: school, settings: settings)
+    }
+
+    static let school = School.generate(periods: 4, studentsPerPeriod: 40, seed: 11, today: now)
+    static let scenario = OutageScenario.make(school: school, tenant: tenant, outageChanges: 3, seed: 5, now: now)
+
+    @Test func findsEveryKindOfDriftAndRecordsTheRun() async throws {
+        try ingest(Self.scenario.storedWebhooks)
+        let report = FileManager.default.temporaryDirectory.appending(path: "drift-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let outcome = try await run(Self.simulator(Self.scenario.schoolAfter) { $0.pageSize = 15 },
+                                    .init(schema: "dreamclass", tenant: Self.tenant, reportPath: report))
+        func ids(_ kind: String) -> [Int] { outcome.items.filter { $0.kind == kind }.map(\.studentPeriodID).sorted() }
+        #expect(ids("missed_create") == Self.scenario.expectedMissedCreates)
+        #expect(ids("missed_update") == Self.scenario.expectedMissedUpdates)
+        #expect(ids("missed_delete") == Self.scenario.expectedMissedDeletes)
+        #expect(ids("stale_delete") == Self.scenario.expectedStaleDeletes)
+        #expect(outcome.run.status == .drift)
+        #expect(outcome.items.allSatisfy { $0.studentName != nil || $0.studentStatus == "not_found" })
+        #expect(outcome.items.filter { $0.kind == "missed_update" }.allSatisfy { $0.changedFields == "active" })
+
+        let stored = try #require(try RunStore(schema: "dreamclass").run(outcome.run.runID, on: connection))
+        #expect(stored.status == .drift)
+        #expect(stored.missedCreates == 3 && stored.missedUpdates == 3 && stored.missedDeletes == 3 && stored.staleDeletes == 1)
+        #expect(stored.apiCalls > 0)
+        #expect(try RunStore(schema: "dreamclass").driftItems(runID: outcome.run.runID, on: connection) == outcome.items)
+
+        let csv = try String(contentsOfFile: report, encoding: .utf8)
+        let lines = csv.split(separator: "\r\n")
+        #expect(lines.first == Substring(DriftReport.columns.joined(separator: ",")))
+        #expect(lines.count == 1 + outcome.items.count)
+    }
+
+    @Test func aFailingPeriodIsIncompleteAndNeverAFalseDelete() async throws {
+        try ingest(Self.scenario.storedWebhooks)
+        // The outage's deletes are all in some periods; make every one of those periods fail.
+        let failing = Set(Self.school.enrollments.filter { _, rows in rows.contains { Self.scenario.expectedMissedDeletes.contains($0.id) } }.keys)
+        let outcome = try await run(Self.simulator(Self.scenario.schoolAfter) { $0.failingPeriods = failing })
+        #expect(outcome.run.status == .incomplete)
+        #expect(outcome.run.periodsFailed == failing.count)
+        #expect(outcome.items.allSatisfy { $0.kind != "missed_delete" })
+        #expect(outcome.run.unverified > 0)
+        #expect(outcome.periods.filter { !$0.readOK }.map(\.periodID).sorted() == failing.sorted())
+        #expect(try RunStore(schema: "dreamclass").run(outcome.run.runID, on: connection)?.status == .incomplete)
+    }
+
+    @Test func aPeriodSubsetReconcilesOnlyThosePeriods() async throws {
+        try ingest(Self.scenario.storedWebhooks)
+        // A first full run teaches which period each enrollment belongs to.
+        _ = try await run(Self.simulator(Self.scenario.schoolAfter))
+        let period = Self.school.periods[1].id
+        let inPeriod = Set((Self.scenario.schoolAfter.enrollments[period] ?? []).map(\.id) + (Self.school.enrollments[period] ?? []).map(\.id))
+        let outcome = try await run(Self.simulator(Self.scenario.schoolAfter), .init(schema: "dreamclass", tenant: Self.tenant, scope: .periods([period])))
+        #expect(outcome.run.scope == "periods:\(period)")
+        #expect(!outcome.items.isEmpty)
+        #expect(outcome.items.allSatisfy { inPeriod.contains($0.studentPeriodID) })
+        #expect(outcome.run.outOfScope > 0)
+        #expect(outcome.run.periodsTotal == 1)
+    }
+
+    @Test func recentChangesAreInFlightNotDrift() async throws {
+        var school = Self.school
+        let period = school.periods[0].id
+        school.enrollments[period]?.append(Enrollment(id: 9_001, studentId: 10_001, active: true,
+                                                      addedAt: Timestamp.formatMilliseconds(Self.now.addingTimeInterval(-60))))
+        let created = Self.scenario.storedWebhooks
+        try ingest(created)
+        let withWindow = try await run(Self.simulator(school), .init(schema: "dreamclass", tenant: Self.tenant, settle: .seconds(900)))
+        #expect(!withWindow.items.contains { $0.studentPeriodID == 9_001 })
+        #expect(withWindow.run.inFlight >= 1)
+        let noWindow = try await run(Self.simulator(school), .init(schema: "dreamclass", tenant: Self.tenant, settle: .zero))
+        #expect(noWindow.items.contains { $0.studentPeriodID == 9_001 && $0.kind == "missed_create" })
+    }
+
+    @Test func driftIsNewThenPersistingThenResolved() async throws {
+        try ingest(Self.scenario.storedWebhooks)
+        let first = try await run(Self.simulator(Self.scenario.schoolAfter))
+        #expect(first.run.newItems == first.items.count)
+        #expect(first.run.persistingItems == 0)
+
+        // One missed create gets its webhook late; the rest persist.
+        let repaired = Self.scenario.expectedMissedCreates[0]
+        let row = Self.scenario.schoolAfter.enrollments.values.flatMap { $0 }.first { $0.id == repaired }!
+        try ingest([WebhookEnvelope.body(id: UUID(), type: "STUDENT_PERIOD_CREATED", tenant: Self.tenant,
+                                         timestampMillis: Int64(Self.now.timeIntervalSince1970 * 1000) - 3_600_000, signature: nil, data: row)])
+        let second = try await run(Self.simulator(Self.scenario.schoolAfter))
+        #expect(second.run.newItems == 0)
+        #expect(second.run.persistingItems == first.items.count - 1)
+        #expect(second.run.resolvedItems == 1)
+        #expect(second.items.allSatisfy { $0.firstSeenRun == first.run.runID })
+
+        // DreamClass gains one more enrollment: new, beside the persisting ones.
+        var school = Self.scenario.schoolAfter
+        school.enrollments[school.periods[0].id]?.append(Enrollment(id: 8_000, studentId: 10_002, active: true, addedAt: "2026-10-01T08:00:00.000+00:00"))
+        let third = try await run(Self.simulator(school))
+        #expect(third.run.newItems == 1)
+        #expect(third.run.persistingItems == first.items.count - 1)
+        #expect(third.items.first { $0.studentPeriodID == 8_000 }?.firstSeenRun == third.run.runID)
+        #expect(third.summary.contains("(1 new, \(first.items.count - 1) persisting, 0 resolved)"))
+    }
+
+    @Test func aSecondRunOfTheSameTenantIsRefused() async throws {
+        let holder = try database.connect()
+        let lock = try #require(try RunLock.acquire(schema: "dreamclass", tenant: Self.tenant, connection: holder))
+        await #expect(throws: ReconcileError.self) { try await run(Self.simulator(Self.school)) }
+        lock.release()
+        let outcome = try await run(Self.simulator(Self.school))
+        #expect(outcome.run.status == .drift)
+    }
+
+    @Test func aDryRunWritesNothing() async throws {
+        try ingest(Self.scenario.storedWebhooks)
+        let outcome = try await run(Self.simulator(Self.scenario.schoolAfter), .init(schema: "dreamclass", tenant: Self.tenant, dryRun: true))
+        #expect(outcome.items.count == 10)
+        #expect(outcome.run.runID == 0)
+        let counts = try connection.query(
+            "SELECT (SELECT count(*) FROM dreamclass.reconcile_runs), (SELECT count(*) FROM dreamclass.drift_items), (SELECT count(*) FROM dreamclass.enrollment_periods)"
+        ).first!
+        #expect(try counts.decode(Int.self, Int.self, Int.self) == (0, 0, 0))
+    }
+
+    @Test func unusableAndUnsignedEventsAreLeftOutAndListed() async throws {
+        try ingest([
+            #"{"id":"\#(UUID().uuidString)","type":"STUDENT_PERIOD_CREATED","tenant":"job-school","timestamp":1,"data":{"id":"seven","studentId":1,"active":true,"addedAt":"2024-10-02T09:40:02.179+00:00"}}"#,
+            #"{"id":"\#(UUID().uuidString)","type":"STUDENT_PERIOD_UPDATED","tenant":"job-school","timestamp":1,"data":{"id":7,"studentId":3,"active":"yes","addedAt":"2024-10-02T09:40:02Z"}}"#,
+            #"{"id":"\#(UUID().uuidString)","type":"PAYMENT_CREATED","tenant":"job-school","timestamp":1,"data":{"id":7}}"#,
+        ])
+        try connection.execute("""
+            INSERT INTO dreamclass.webhook_events (event_id, tenant, event_type, event_time, signature_valid, payload)
+            VALUES ($1, $2, 'STUDENT_PERIOD_DELETED', now(), false, '{"data":{"id":1}}')
+            """, [UUID(), Self.tenant])
+        let outcome = try await run(Self.simulator(Self.school))
+        #expect(outcome.run.eventsUnusable == 2)
+        #expect(outcome.run.eventsUnsigned == 1)
+        #expect(outcome.run.eventsSkipped == 1)
+        #expect(outcome.skipped.map(\.reason).sorted() == [
+            "data.active is missing or not a boolean", "data.id is missing or not an integer", "signature did not verify",
+        ])
+        let listed = try connection.query("SELECT count(*) FROM dreamclass.run_skipped_events WHERE run_id = $1", [outcome.run.runID])
+        #expect(try listed.first?.decode(Int.self, at: 0) == 3)
+        // The forged delete was left out: enrollment 1 is a plain missed create, not a stale delete.
+        #expect(outcome.items.first { $0.studentPeriodID == 1 }?.kind == "missed_create")
+    }
+
+    @Test func aRunWhosePeriodListCannotBeReadIsFailed() async throws {
+        await #expect(throws: DreamClassError.self) {
+            try await run(Self.simulator(Self.school) { $0.nextStatuses = [503, 503, 503] })
+        }
+        let runs = try RunStore(schema: "dreamclass").recentRuns(tenant: Self.tenant, limit: 5, on: connection)
+        #expect(runs.map(\.status) == [.failed])
+        #expect(runs.first?.error?.contains("GetSchoolPeriods") == true)
+    }
+}
