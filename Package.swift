@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "dreamclass-bench",
             dependencies: [
-                "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator",
+                "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator", "ReconcileJob",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

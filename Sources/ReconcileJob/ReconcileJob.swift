@@ -101,18 +101,14 @@ public struct ReconcileJob: Sendable {
     private func reconcile(
         runID: Int64, connection: Connection, client: DreamClassClient, store: RunStore, now: Date, logger: Logger
     ) async throws -> Outcome {
-        let local = try LocalEventReader(schema: options.schema).read(tenant: options.tenant, from: connection)
+        // The rosters are read while the events are folded: the one waits on DreamClass, the
+        // other on PostgreSQL, and the fold runs on a thread of its own so that it does not hold
+        // one of the few threads the HTTP responses need.
+        async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), logger: logger)
+        let (schema, tenant) = (options.schema, options.tenant)
+        let local = try await onThread { try LocalEventReader(schema: schema).read(tenant: tenant, from: connection) }
         logger.info("events folded", metadata: ["events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)"])
-
-        let school = try await client.periods()
-        let today = String(Timestamp.format(now).prefix(10))
-        let (periods, unknown) = options.scope.select(from: school, today: today)
-        var reads = await readRosters(periods, client: client, logger: logger)
-        var inScope = periods
-        for id in unknown {
-            reads[id] = .failed("period \(id) is not in the school's period list")
-            inScope.append(Period(id: id))
-        }
+        let (school, inScope, reads) = try await remote
         let roster = RemoteRoster(periods: inScope, reads: reads, scopeIsAllPeriods: options.scope == .all)
         let known = try store.knownPeriods(tenant: options.tenant, on: connection)
         let result = Reconciler(settleCutoff: now.addingTimeInterval(-options.settle.seconds))
@@ -165,6 +161,20 @@ public struct ReconcileJob: Sendable {
         }
         return Outcome(run: record, items: items, periods: periodRecords, skipped: local.unusable + local.unsigned,
                        learnedPeriods: result.learnedPeriods, seconds: 0)
+    }
+
+    /// The school's periods, the ones in scope, and their rosters. Ids asked for that the school
+    /// does not have count as periods that could not be read.
+    private func readRemote(client: DreamClassClient, today: String, logger: Logger) async throws -> ([Period], [Period], [Int: RemoteRoster.Read]) {
+        let school = try await client.periods()
+        let (periods, unknown) = options.scope.select(from: school, today: today)
+        var reads = await readRosters(periods, client: client, logger: logger)
+        var inScope = periods
+        for id in unknown {
+            reads[id] = .failed("period \(id) is not in the school's period list")
+            inScope.append(Period(id: id))
+        }
+        return (school, inScope, reads)
     }
 
     /// Every period's roster, at once: the client bounds the requests in flight.
@@ -228,6 +238,13 @@ public struct ReconcileJob: Sendable {
         row.lastEventType = item.lastEvent?.kind.eventType
         row.lastEventAt = item.lastEvent.map { Date(timeIntervalSince1970: Double($0.timeMillis) / 1000) }
         return row
+    }
+
+    /// Runs blocking work (libpq) on a thread of its own and waits for it without blocking.
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
     }
 
     private func optionsJSON() -> String {

@@ -9,11 +9,11 @@ import PostgresServer
 /// Benchmarks of the jobs, on a throwaway PostgreSQL. Build with `-c release`: debug builds are
 /// many times slower and say nothing about the product.
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dreamclass-bench",
         abstract: "Measure the jobs on a throwaway PostgreSQL (use a release build).",
-        subcommands: [IngestBench.self]
+        subcommands: [IngestBench.self, RunBench.self]
     )
 }
 

@@ -115,6 +115,16 @@ import Timestamps
         #expect(outcome.run.periodsTotal == 1)
     }
 
+    @Test func theCurrentScopeReadsOnlyThePeriodsOfToday() async throws {
+        let outcome = try await run(Self.simulator(Self.school), .init(schema: "dreamclass", tenant: Self.tenant, scope: .current))
+        let today = String(Timestamp.format(Self.now).prefix(10))
+        let current = Self.school.periods.filter { $0.contains(day: today) }
+        #expect(current.count == 1)
+        #expect(outcome.periods.map(\.periodID) == current.map(\.id))
+        #expect(outcome.items.count == Self.school.enrollments[current[0].id]?.count)
+        #expect(outcome.run.scope == "current")
+    }
+
     @Test func recentChangesAreInFlightNotDrift() async throws {
         var school = Self.school
         let period = school.periods[0].id

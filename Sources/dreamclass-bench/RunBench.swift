@@ -1,0 +1,119 @@
+import ArgumentParser
+import DreamClassAPI
+import DreamClassSimulator
+import EventStore
+import Foundation
+import Postgres
+import PostgresServer
+import ReconcileJob
+
+/// The reconciliation at scale: a school of `periods × enrollments`, `events` stored events whose
+/// folded state matches the roster but for `drift` of the enrollments, and a simulator answering
+/// after `latency`.
+struct RunBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Time `run` against the simulator with a given latency."
+    )
+
+    @Option var periods = 100
+    @Option var enrollmentsPerPeriod = 1_000
+    @Option(help: "Stored events; each enrollment gets events / enrollments of them.") var events = 1_000_000
+    @Option(help: "Share of enrollments that drifted (their remote state was changed).") var drift = 0.02
+    @Option(help: "Simulator latency per request, in milliseconds.") var latencyMs = 20
+    @Option(help: "Requests in flight.") var concurrency = 8
+    @Flag(help: "Skip GetStudent (the local part alone, with --latency-ms 0).") var skipStudentDetails = false
+    @Option(help: "Write the results as JSON to this file.") var json: String?
+
+    func run() async throws {
+        let server = try TemporaryPostgresServer()
+        defer { server.stop() }
+        let connection = try Connection(conninfo: server.conninfo())
+        try Migrator(schema: "dreamclass").migrate(connection)
+        let tenant = "bench-school"
+        var school = School.generate(periods: periods, studentsPerPeriod: enrollmentsPerPeriod, seed: 42)
+        let total = periods * enrollmentsPerPeriod
+        let perEnrollment = max(1, events / max(1, total))
+
+        // The store: CREATED then UPDATEDs carrying the same row, so the fold ends where DreamClass is.
+        let file = FileManager.default.temporaryDirectory.appending(path: "bench-run-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let out = try FileHandle(forWritingTo: file)
+        var random = SeededRandom(seed: 9)
+        var chunk: [String] = []
+        for rows in school.enrollments.values {
+            for row in rows {
+                let base = Int64((row.addedAtInstant ?? Date()).timeIntervalSince1970 * 1000)
+                for index in 0..<perEnrollment {
+                    chunk.append(WebhookEnvelope.body(
+                        id: UUID(random: &random), type: index == 0 ? "STUDENT_PERIOD_CREATED" : "STUDENT_PERIOD_UPDATED",
+                        tenant: tenant, timestampMillis: base + Int64(index) * 1000, signature: nil, data: row
+                    ))
+                }
+                if chunk.count >= 20_000 {
+                    out.write(Data((chunk.joined(separator: "\n") + "\n").utf8))
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        out.write(Data((chunk.joined(separator: "\n") + "\n").utf8))
+        try out.close()
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
+        let writers = try (0..<2).map { _ in try Connection(conninfo: server.conninfo()) }
+        let ingested = try Ingester(schema: "dreamclass").ingest(&reader, sourceName: "bench", into: writers)
+        try connection.execute("VACUUM ANALYZE dreamclass.webhook_events")
+
+        // The drift: DreamClass changed `active` of a share of the enrollments.
+        var drifted = 0
+        for (period, rows) in school.enrollments {
+            for index in rows.indices where Double.random(in: 0..<1, using: &random) < drift {
+                school.enrollments[period]![index].active.toggle()
+                drifted += 1
+            }
+        }
+        var settings = SimulatorSettings(apiKey: "bench", schoolCode: "B", tenant: tenant)
+        if latencyMs > 0 { settings.latency = .milliseconds(latencyMs) ... .milliseconds(latencyMs) }
+        let simulator = DreamClassSimulator(school: school, settings: settings)
+        let url = try await simulator.start()
+        let client = try DreamClassClient(configuration: DreamClassConfiguration(
+            baseURL: url, apiKey: "bench", schoolCode: "B", tenant: tenant, pageSize: 0, concurrency: concurrency
+        ))
+
+        resetPeakMemory()
+        let memoryBefore = peakMemoryMB()
+        let start = ContinuousClock.now
+        let outcome = try await ReconcileJob(options: .init(schema: "dreamclass", tenant: tenant, skipStudentDetails: skipStudentDetails))
+            .run(connection: connection, lockConnection: try Connection(conninfo: server.conninfo()), client: client)
+        let wall = (ContinuousClock.now - start)
+        let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        try await client.shutdown()
+        await simulator.stop()
+
+        let calls = outcome.run.apiCalls
+        let bound = Double(calls) * Double(latencyMs) / 1000 / Double(concurrency)
+        let results: [String: Any] = [
+            "periods": periods, "enrollments": total, "events": ingested.stored, "drifted": drifted,
+            "drift_found": outcome.run.driftCount, "latency_ms": latencyMs, "concurrency": concurrency,
+            "wall_s": seconds, "api_calls": calls, "lower_bound_s": bound, "ratio_to_bound": bound > 0 ? seconds / bound : 0,
+            "events_per_s": Double(ingested.stored) / seconds, "peak_memory_mb": peakMemoryMB(), "memory_before_mb": memoryBefore,
+            "cores": ProcessInfo.processInfo.activeProcessorCount,
+        ]
+        print("""
+            run: \(outcome.summary)
+            school: \(periods) periods × \(enrollmentsPerPeriod) enrollments, \(ingested.stored) events, \(drifted) drifted (\(outcome.run.driftCount) found)
+            wall: \(String(format: "%.2f", seconds)) s; API calls: \(calls); lower bound calls × latency ÷ concurrency: \(String(format: "%.2f", bound)) s\
+            \(bound > 0 ? String(format: " (ratio %.2f)", seconds / bound) : "")
+            events/s folded: \(Int(Double(ingested.stored) / seconds)); peak memory during the run: \(peakMemoryMB()) MB (\(memoryBefore) MB at its start, simulator's school included)
+            cores: \(ProcessInfo.processInfo.activeProcessorCount)
+            """)
+        if let json {
+            let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+/// Resets the peak resident memory the kernel reports (`VmHWM`), so a phase can be measured alone.
+func resetPeakMemory() {
+    try? Data("5".utf8).write(to: URL(fileURLWithPath: "/proc/self/clear_refs"))
+}

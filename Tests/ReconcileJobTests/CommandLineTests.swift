@@ -1,0 +1,90 @@
+import DreamClassAPI
+import DreamClassSimulator
+import EventStore
+import Foundation
+import Testing
+import TestSupport
+
+/// `dreamclass-reconcile` as a user runs it: its output and exit codes.
+@Suite struct CommandLineTests {
+    let database: TestDatabase
+    static let apiKey = "cli-secret-\(UUID().uuidString)"
+
+    init() throws {
+        database = try TestPostgres.makeDatabase("cli")
+    }
+
+    func reconcile(_ arguments: [String], simulator: DreamClassSimulator) async throws -> Command.Result {
+        let url = try await simulator.start()
+        defer { Task { await simulator.stop() } }
+        let result = Command.run("dreamclass-reconcile", arguments + ["--database", database.conninfo], environment: [
+            "DREAMCLASS_BASE_URL": url, "DREAMCLASS_API_KEY": Self.apiKey, "DREAMCLASS_SCHOOL_CODE": "S",
+            "DREAMCLASS_TENANT": "cli-school", "DREAMCLASS_MAX_ATTEMPTS": "2",
+        ])
+        await simulator.stop()
+        return result
+    }
+
+    static func simulator(failing: Set<Int> = []) -> DreamClassSimulator {
+        var settings = SimulatorSettings(apiKey: apiKey, schoolCode: "S", tenant: "cli-school")
+        settings.failingPeriods = failing
+        return DreamClassSimulator(school: .generate(periods: 2, studentsPerPeriod: 5, seed: 3), settings: settings)
+    }
+
+    @Test func exitCodesSayWhatHappened() async throws {
+        let migrate = Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        #expect(migrate.status == 0, "\(migrate.stderr)")
+        #expect(migrate.stdout.contains("applied"))
+
+        let report = FileManager.default.temporaryDirectory.appending(path: "cli-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let drift = try await reconcile(["run", "--report", report], simulator: Self.simulator())
+        #expect(drift.status == 0, "\(drift.stderr)")
+        #expect(drift.stdout.hasPrefix("drift: 10 missed creates, 0 missed updates, 0 missed deletes, 0 stale deletes (0 new, 10 persisting, 0 resolved)")
+            || drift.stdout.hasPrefix("drift: 10 missed creates, 0 missed updates, 0 missed deletes, 0 stale deletes (10 new, 0 persisting, 0 resolved)"))
+        #expect(drift.stdout.contains("report: \(report)"))
+        #expect(FileManager.default.fileExists(atPath: report))
+
+        let detailed = try await reconcile(["run", "--detailed-exitcode", "--report", report], simulator: Self.simulator())
+        #expect(detailed.status == 2)
+        #expect(detailed.stdout.contains("(0 new, 10 persisting, 0 resolved)"))
+
+        let incomplete = try await reconcile(["run", "--detailed-exitcode", "--report", report], simulator: Self.simulator(failing: [100]))
+        #expect(incomplete.status == 75)
+        #expect(incomplete.stdout.contains("incomplete: period 100"))
+
+        let toStdout = try await reconcile(["run", "--report", "-", "--format", "json"], simulator: Self.simulator())
+        #expect(toStdout.status == 0)
+        #expect(toStdout.stdout.hasPrefix("[{\"run_id\":"))
+        #expect(toStdout.stderr.contains("drift: 10 missed creates"))
+
+        let runs = Command.run("dreamclass-reconcile", ["runs", "--database", database.conninfo])
+        #expect(runs.stdout.split(separator: "\n").count == 5)
+        let again = Command.run("dreamclass-reconcile", ["report", "--run", "1", "--database", database.conninfo])
+        #expect(again.stdout.hasPrefix("run_id,tenant,kind"))
+        #expect(again.stdout.split(separator: "\r\n").count == 11)
+
+        for result in [drift, detailed, incomplete, toStdout, runs, again] {
+            #expect(!result.stdout.contains(Self.apiKey) && !result.stderr.contains(Self.apiKey))
+        }
+    }
+
+    @Test func badUsageIs64AndAMissingSettingIsNamed() async throws {
+        let usage = Command.run("dreamclass-reconcile", ["run", "--settle", "soon"])
+        #expect(usage.status == 64)
+        #expect(usage.stderr.contains("--settle"))
+        let missing = Command.run("dreamclass-reconcile", ["run", "--database", database.conninfo], environment: ["DREAMCLASS_API_KEY": "", "DREAMCLASS_TENANT": ""])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("DREAMCLASS_API_KEY is not set"))
+    }
+
+    @Test func aSecondRunWhileOneHoldsTheLockExits75() async throws {
+        _ = Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        let holder = try database.connect()
+        let lock = try #require(try RunLock.acquire(schema: "dreamclass", tenant: "cli-school", connection: holder))
+        defer { lock.release() }
+        let refused = try await reconcile(["run", "--report", "-"], simulator: Self.simulator())
+        #expect(refused.status == 75)
+        #expect(refused.stderr.contains("another reconciliation of tenant \"cli-school\" is running"))
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one of this package's executables the way a user would, and reports how it ended.
+public enum Command {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// The folder the build put the executables in: the test bundle's own.
+    public static var buildDirectory: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+    }
+
+    /// Runs `executable` (a product of this package) with `arguments` and `environment` added to
+    /// this process's. Through `/bin/sh`, not Foundation's `Process`, whose wait was seen to hang.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> Result {
+        let directory = NSTemporaryDirectory() + "dcr-cmd-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func quote(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let assignments = environment.map { "\($0.key)=\(quote($0.value))" }.joined(separator: " ")
+        let command = "\(assignments) \(quote(buildDirectory + "/" + executable)) \(arguments.map(quote).joined(separator: " "))"
+            + " </dev/null >\(quote(directory + "/out")) 2>\(quote(directory + "/err"))"
+        let raw = system(command)
+        let status = raw >= 0 ? (raw >> 8) & 0xff : raw
+        return Result(
+            status: status,
+            stdout: (try? String(contentsOfFile: directory + "/out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? ""
+        )
+    }
+}
