@@ -74,6 +74,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Writing the missed events back, and delivering them as signed webhooks.
+        .target(
+            name: "Backfill",
+            dependencies: [
+                "Postgres", "DreamClassAPI", "EventStore", "Reports", "Timestamps",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "DreamClassSimulator",
             dependencies: [
@@ -87,7 +96,7 @@ let package = Package(
             name: "dreamclass-reconcile",
             dependencies: [
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
-                "Reports", "Timestamps", "Reconciliation",
+                "Reports", "Timestamps", "Reconciliation", "Backfill",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -119,6 +128,14 @@ let package = Package(
             dependencies: [
                 "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Timestamps", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "BackfillTests",
+            dependencies: [
+                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Timestamps", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),

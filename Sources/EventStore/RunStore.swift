@@ -149,6 +149,16 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// How each period's roster read went in a run.
+    public func periodReads(runID: Int64, on connection: Connection) throws -> [PeriodReadRecord] {
+        try connection.query(
+            "SELECT period_id, period_name, read_ok, enrollments, error FROM \(s).run_periods WHERE run_id = $1 ORDER BY period_id", [runID]
+        ).rows.map {
+            PeriodReadRecord(periodID: try $0.decode(at: 0), name: try $0.decodeIfPresent(at: 1), readOK: try $0.decode(at: 2),
+                             enrollments: try $0.decodeIfPresent(at: 3), error: try $0.decodeIfPresent(at: 4))
+        }
+    }
+
     public func driftItems(runID: Int64, on connection: Connection) throws -> [StoredDriftItem] {
         try connection.query("""
             SELECT run_id, kind, period_id, period_name, student_period_id, student_id, student_name, student_email,

@@ -40,6 +40,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Exit with 2 when drift was found.")
     var detailedExitcode = false
 
+    @Flag(help: "Backfill the drift found, as `backfill --run` would (not with --dry-run).")
+    var backfill = false
+
+    @OptionGroup(title: "Backfill") var backfillOptions: BackfillOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -57,14 +62,19 @@ struct RunCommand: AsyncParsableCommand {
             settle: parseDuration(settle)!, skipStudentDetails: skipStudentDetails, dryRun: dryRun,
             reportPath: report ?? DriftReport.defaultPath(tenant: api.tenant, at: now, format: format), format: format
         )
-        let code = try await Self.reconcile(options: options, api: api, global: global, now: now, detailedExitcode: detailedExitcode)
+        var (code, run) = try await Self.reconcile(options: options, api: api, global: global, now: now, detailedExitcode: detailedExitcode)
+        if backfill, !dryRun, let run, run.driftCount > 0 {
+            let backfilled = try await backfillOptions.backfill(runID: run.runID, dryRun: false, global: global)
+            // The worst of the two: an error, then "try again", then drift.
+            code = [1, 75, 2].first { $0 == backfilled || $0 == code } ?? max(code, backfilled)
+        }
         if code != 0 { throw ExitCode(code) }
     }
 
-    /// Runs one reconciliation and prints its summary; returns the exit code.
+    /// Runs one reconciliation and prints its summary; returns the exit code, and the run when it finished.
     static func reconcile(
         options: ReconcileJob.Options, api: DreamClassConfiguration, global: GlobalOptions, now: Date, detailedExitcode: Bool
-    ) async throws -> Int32 {
+    ) async throws -> (Int32, RunRecord?) {
         let logger = try global.makeLogger(label: "run")
         let client = try DreamClassClient(configuration: api, logger: logger)
         do {
@@ -81,17 +91,17 @@ struct RunCommand: AsyncParsableCommand {
             }
             if let path = options.reportPath, path != "-" { out.write("report: \(path)\n") }
             if options.dryRun { out.write("dry run: nothing was written to the database\n") }
-            if outcome.run.status == .incomplete { return 75 }
-            return detailedExitcode && outcome.run.driftCount > 0 ? 2 : 0
+            if outcome.run.status == .incomplete { return (75, outcome.run) }
+            return (detailedExitcode && outcome.run.driftCount > 0 ? 2 : 0, outcome.run)
         } catch let error as ReconcileError {
             try? await client.shutdown()
             FileHandleOutput.standardError.write("error: \(error)\n")
-            if case .locked = error { return 75 }
-            return 1
+            if case .locked = error { return (75, nil) }
+            return (1, nil)
         } catch {
             try? await client.shutdown()
             FileHandleOutput.standardError.write("error: \(error)\n")
-            return 1
+            return (1, nil)
         }
     }
 }

@@ -1,0 +1,43 @@
+import Foundation
+
+/// The CSV of a backfill: one row per synthetic event.
+public enum BackfillReport {
+    public static let columns = ["event_id", "kind", "event_type", "student_period_id", "period_id", "outcome", "delivery_state"]
+
+    /// A row of the report.
+    public struct Row: Sendable {
+        public var eventID: UUID
+        public var kind: String
+        public var eventType: String
+        public var studentPeriodID: Int
+        public var periodID: Int?
+        public var outcome: String
+        public var deliveryState: String?
+
+        public init(eventID: UUID, kind: String, eventType: String, studentPeriodID: Int, periodID: Int?, outcome: String, deliveryState: String?) {
+            self.eventID = eventID
+            self.kind = kind
+            self.eventType = eventType
+            self.studentPeriodID = studentPeriodID
+            self.periodID = periodID
+            self.outcome = outcome
+            self.deliveryState = deliveryState
+        }
+    }
+
+    /// `reports/backfill-<tenant>-<UTC time>.csv`.
+    public static func defaultPath(tenant: String, at date: Date) -> String {
+        DriftReport.defaultPath(tenant: tenant, at: date, format: .csv).replacingOccurrences(of: "reports/drift-", with: "reports/backfill-")
+    }
+
+    /// - Parameter wouldDeliver: for a dry run with `--deliver`: rows to be stored say `would_deliver`.
+    public static func render(_ rows: [Row], wouldDeliver: Bool = false) -> String {
+        rows.reduce(CSV.line(columns)) { text, row in
+            text + CSV.line([
+                row.eventID.uuidString.lowercased(), row.kind, row.eventType, String(row.studentPeriodID),
+                row.periodID.map(String.init) ?? "", row.outcome,
+                row.deliveryState ?? (wouldDeliver && row.outcome == "stored" ? "would_deliver" : ""),
+            ])
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Backfill
+import DreamClassAPI
+import EventStore
+import Foundation
+import Postgres
+import Reports
+
+/// The settings of a backfill, shared by `backfill` and `run --backfill`.
+struct BackfillOptions: ParsableArguments {
+    @Option(help: "Deletes per period above this are held: a count, or a share like 10% of its local enrollments.")
+    var maxDeletes = "10%"
+
+    @Flag(help: "Apply the deletes the mass-delete guard holds.")
+    var allowMassDelete = false
+
+    @Option(help: "POST each event to this webhook endpoint, signed with DREAMCLASS_WEBHOOK_SECRET as DreamClass signs.")
+    var deliver: String?
+
+    @Option(help: "Basic-auth user for --deliver; the password comes from DREAMCLASS_DELIVER_PASSWORD (or _FILE).")
+    var deliverUser: String?
+
+    @Option(help: "How DREAMCLASS_WEBHOOK_SECRET becomes the HMAC key: base64 or raw.")
+    var keyEncoding: WebhookSignature.KeyEncoding = .base64
+
+    @Option(help: "Where the backfill's CSV goes; - is stdout (default: reports/backfill-<tenant>-<UTC time>.csv).")
+    var backfillReport: String?
+
+    func validate() throws {
+        if DeleteLimit(maxDeletes) == nil { throw ValidationError("--max-deletes takes a count (25) or a share (10%), not \"\(maxDeletes)\"") }
+        if deliverUser != nil, deliver == nil { throw ValidationError("--deliver-user needs --deliver") }
+    }
+
+    /// Backfills run `runID`; prints the summary, writes the CSV; returns the exit code.
+    func backfill(runID: Int64, dryRun: Bool, global: GlobalOptions) async throws -> Int32 {
+        let logger = try global.makeLogger(label: "backfill")
+        var options = BackfillJob.Options(schema: global.resolvedSchema, runID: runID)
+        options.maxDeletes = DeleteLimit(maxDeletes)!
+        options.allowMassDelete = allowMassDelete
+        options.dryRun = dryRun
+        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET").map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
+        var sender: WebhookSender?
+        if let deliver, !dryRun {
+            var configuration = WebhookSender.Configuration(url: deliver)
+            if let deliverUser {
+                guard let password = try secret("DREAMCLASS_DELIVER_PASSWORD") else {
+                    throw ValidationError("--deliver-user needs DREAMCLASS_DELIVER_PASSWORD (or DREAMCLASS_DELIVER_PASSWORD_FILE)")
+                }
+                configuration.basicAuth = (deliverUser, password)
+            }
+            sender = WebhookSender(configuration: configuration, logger: logger)
+        }
+        do {
+            let connection = try global.connect(logger: logger)
+            let outcome = try await BackfillJob(options: options, logger: logger).run(connection: connection, sender: sender)
+            try? await sender?.shutdown()
+            let tenant = try RunStore(schema: global.resolvedSchema).run(runID, on: connection)?.tenant ?? "unknown"
+            let path = backfillReport ?? BackfillReport.defaultPath(tenant: tenant, at: Date())
+            try DriftReport.write(BackfillReport.render(outcome.reportRows, wouldDeliver: dryRun && deliver != nil), to: path)
+            let out = path == "-" ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
+            out.write((dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
+            if path != "-" { out.write("backfill report: \(path)\n") }
+            return outcome.deliveryFailed > 0 ? 75 : 0
+        } catch {
+            try? await sender?.shutdown()
+            FileHandleOutput.standardError.write("error: \(error)\n")
+            return 1
+        }
+    }
+}
+
+struct BackfillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backfill",
+        abstract: "Write the events a run found missing into the store, and deliver them to the school's webhook endpoint.",
+        discussion: """
+            missed_create and stale_delete become CREATED with DreamClass's row, missed_update UPDATED, \
+            missed_delete DELETED with the last local data. Event ids are deterministic: running it \
+            again stores nothing twice and delivers only what was not delivered yet. Exit codes: 0 done; \
+            75 some deliveries failed (run it again); 1 error; 64 usage.
+            """
+    )
+
+    @Option(help: "The run to repair (see `runs`).") var run: Int64
+    @Flag(help: "Print what would be written and delivered; write and deliver nothing.") var dryRun = false
+    @OptionGroup var backfill: BackfillOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let code = try await backfill.backfill(runID: run, dryRun: dryRun, global: global)
+        if code != 0 { throw ExitCode(code) }
+    }
+}

@@ -1,0 +1,72 @@
+import DreamClassAPI
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Synchronization
+
+/// A school's webhook endpoint for the tests: checks Basic auth and the signature, fails the first
+/// deliveries on purpose, and keeps what it accepted.
+final class TestReceiver: Sendable {
+    struct State {
+        var failFirst: Int
+        var alwaysFail: Set<String> = []
+        var attempts = 0
+        var accepted: [String] = []
+        var rejectedAuth = 0
+        var rejectedSignature = 0
+    }
+
+    let state: Mutex<State>
+    let user: String
+    let password: String
+    let signature: WebhookSignature
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+
+    init(failFirst: Int, user: String, password: String, signature: WebhookSignature) {
+        state = Mutex(State(failFirst: failFirst))
+        self.user = user
+        self.password = password
+        self.signature = signature
+    }
+
+    /// Starts listening; returns the URL to deliver to.
+    func start() async throws -> String {
+        let (ports, continuation) = AsyncStream<Int?>.makeStream()
+        let expectedAuth = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+        let app = Application(
+            responder: CallbackResponder { [self] (request: Request, _: BasicRequestContext) in
+                let body = try await request.body.collect(upTo: 1 << 20)
+                let text = String(buffer: body)
+                let envelope = try? WebhookEnvelope.validate(Array(text.utf8))
+                return state.withLock { state -> Response in
+                    state.attempts += 1
+                    guard request.headers[.authorization] == expectedAuth else {
+                        state.rejectedAuth += 1
+                        return Response(status: .unauthorized)
+                    }
+                    guard let envelope, signature.isValid(signature: envelope.signature, eventID: envelope.rawID) else {
+                        state.rejectedSignature += 1
+                        return Response(status: .unauthorized)
+                    }
+                    if state.failFirst > 0 || state.alwaysFail.contains(envelope.rawID) {
+                        state.failFirst -= 1
+                        return Response(status: .serviceUnavailable)
+                    }
+                    state.accepted.append(envelope.rawID)
+                    return Response(status: .ok)
+                }
+            },
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port); continuation.finish() }
+        )
+        task.withLock { $0 = Task { try await app.run() } }
+        for await port in ports { if let port { return "http://127.0.0.1:\(port)/webhooks/dreamclass" } }
+        throw CancellationError()
+    }
+
+    func stop() async {
+        let running = task.withLock { $0 }
+        running?.cancel()
+        _ = try? await running?.value
+    }
+}
