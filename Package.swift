@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "BackfillTests",
             dependencies: [
-                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Timestamps", "TestSupport",
+                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Timestamps", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]

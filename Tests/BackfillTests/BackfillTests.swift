@@ -5,6 +5,7 @@ import EventStore
 import Foundation
 import Postgres
 import ReconcileJob
+import Reports
 import Testing
 import TestSupport
 import Timestamps
@@ -86,6 +87,21 @@ import Timestamps
         #expect(try backfillCount() == (10, 10))
         let linked = try connection.query("SELECT count(*) FROM dreamclass.backfill_events WHERE run_id = $1", [run.run.runID])
         #expect(try linked.first?.decode(Int.self, at: 0) == 10)
+    }
+
+    @Test func aDryRunShowsWhatWouldBeWrittenAndWritesNothing() async throws {
+        try ingest(Self.scenario.storedWebhooks)
+        let run = try await reconcile(Self.scenario.schoolAfter)
+        var options = BackfillJob.Options(schema: "dreamclass", runID: run.run.runID)
+        options.dryRun = true
+        let dry = try await BackfillJob(options: options).run(connection: connection)
+        #expect(dry.count(.stored) == 10)
+        #expect(try backfillCount() == (0, 0))
+        let csv = BackfillReport.render(dry.reportRows, wouldDeliver: true)
+        #expect(csv.hasPrefix("event_id,kind,event_type,student_period_id,period_id,outcome,delivery_state\r\n"))
+        #expect(csv.components(separatedBy: "would_deliver").count == 11)
+        let real = try await BackfillJob(options: .init(schema: "dreamclass", runID: run.run.runID)).run(connection: connection)
+        #expect(real.entries.map(\.eventID) == dry.entries.map(\.eventID))
     }
 
     @Test func aNewerRealEventIsNotOverwritten() async throws {
