@@ -25,11 +25,7 @@ import Timestamps
     }
 
     func ingest(_ lines: [String]) throws {
-        let url = FileManager.default.temporaryDirectory.appending(path: "fill-\(UUID().uuidString).jsonl")
-        try Data(lines.joined(separator: "\n").utf8).write(to: url)
-        defer { try? FileManager.default.removeItem(at: url) }
-        var reader = LineReader(handle: try FileHandle(forReadingFrom: url))
-        _ = try Ingester(schema: "dreamclass").ingest(&reader, sourceName: "fill.jsonl", into: connection)
+        try connection.ingest(lines)
     }
 
     func reconcile(_ school: School, settle: Duration = .seconds(900), at now: Date = BackfillTests.now) async throws -> ReconcileJob.Outcome {

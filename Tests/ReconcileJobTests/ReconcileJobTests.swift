@@ -24,11 +24,7 @@ import Timestamps
     }
 
     func ingest(_ lines: [String]) throws {
-        let url = FileManager.default.temporaryDirectory.appending(path: "job-\(UUID().uuidString).jsonl")
-        try Data(lines.joined(separator: "\n").utf8).write(to: url)
-        defer { try? FileManager.default.removeItem(at: url) }
-        var reader = LineReader(handle: try FileHandle(forReadingFrom: url))
-        _ = try Ingester(schema: "dreamclass").ingest(&reader, sourceName: "job.jsonl", into: connection)
+        try connection.ingest(lines)
     }
 
     /// Runs the job once against `simulator`.
