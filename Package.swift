@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // The PostgreSQL C client. Only the `Postgres` target imports it.
@@ -66,6 +67,24 @@ let package = Package(
         // The reconciliation core: events and rosters in, drift out. No I/O.
         .target(name: "Reconciliation", dependencies: ["DreamClassAPI", "Timestamps"]),
         .target(name: "Reports", dependencies: ["EventStore", "Timestamps"]),
+        // The configuration file of many schools (YAML), with the environment and flags over it.
+        .target(
+            name: "Settings",
+            dependencies: [
+                "DreamClassAPI", "Reconciliation", "ReconcileJob",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Metrics for node_exporter's textfile collector, and health-check pings.
+        .target(
+            name: "Monitoring",
+            dependencies: [
+                "EventStore", "Reports",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // The main job, wiring the stages together; the CLI and the tests drive it.
         .target(
             name: "ReconcileJob",
@@ -96,7 +115,7 @@ let package = Package(
             name: "dreamclass-reconcile",
             dependencies: [
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
-                "Reports", "Timestamps", "Reconciliation", "Backfill",
+                "Reports", "Timestamps", "Reconciliation", "Backfill", "Settings", "Monitoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -136,6 +155,13 @@ let package = Package(
                 "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Timestamps", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: [
+                "Settings", "Monitoring", "EventStore", "DreamClassAPI", "DreamClassSimulator", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),

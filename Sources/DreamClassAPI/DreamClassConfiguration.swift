@@ -90,46 +90,64 @@ public struct DreamClassConfiguration: Sendable {
 
     /// Reads `DREAMCLASS_BASE_URL`, `DREAMCLASS_API_KEY` (or the file named by
     /// `DREAMCLASS_API_KEY_FILE`), `DREAMCLASS_SCHOOL_CODE`, `DREAMCLASS_TENANT`, and the optional
-    /// `DREAMCLASS_PATH_PERIODS`, `DREAMCLASS_PATH_PERIOD_STUDENTS`, `DREAMCLASS_PATH_STUDENT`,
-    /// `DREAMCLASS_HEADER_API_KEY`, `DREAMCLASS_HEADER_SCHOOL_CODE`, `DREAMCLASS_HEADER_TENANT`,
-    /// `DREAMCLASS_PAGE_SIZE`, `DREAMCLASS_CONCURRENCY`, `DREAMCLASS_MAX_RPS`, `DREAMCLASS_TIMEOUT`
-    /// (seconds), `DREAMCLASS_MAX_ATTEMPTS`, `DREAMCLASS_CA_BUNDLE`.
+    /// settings ``apply(environment:)`` reads.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> DreamClassConfiguration {
-        func required(_ name: String) throws(ConfigurationError) -> String {
-            guard let value = environment[name], !value.isEmpty else { throw .missing(name) }
-            return value
+        var configuration = DreamClassConfiguration(apiKey: "", schoolCode: "", tenant: "")
+        try configuration.apply(environment: environment)
+        try configuration.requireCredentials()
+        return configuration
+    }
+
+    /// Throws, naming the variable, when the API key, school code or tenant is missing.
+    public func requireCredentials() throws(ConfigurationError) {
+        if apiKey.isEmpty { throw .missing("DREAMCLASS_API_KEY") }
+        if schoolCode.isEmpty { throw .missing("DREAMCLASS_SCHOOL_CODE") }
+        if tenant.isEmpty { throw .missing("DREAMCLASS_TENANT") }
+    }
+
+    /// Overrides what the environment sets (empty counts as unset): `DREAMCLASS_BASE_URL`,
+    /// `DREAMCLASS_API_KEY` or `DREAMCLASS_API_KEY_FILE`, `DREAMCLASS_SCHOOL_CODE`,
+    /// `DREAMCLASS_TENANT`, `DREAMCLASS_PATH_PERIODS`, `DREAMCLASS_PATH_PERIOD_STUDENTS`,
+    /// `DREAMCLASS_PATH_STUDENT`, `DREAMCLASS_HEADER_API_KEY`, `DREAMCLASS_HEADER_SCHOOL_CODE`,
+    /// `DREAMCLASS_HEADER_TENANT`, `DREAMCLASS_PAGE_SIZE`, `DREAMCLASS_CONCURRENCY`,
+    /// `DREAMCLASS_MAX_RPS`, `DREAMCLASS_TIMEOUT` (seconds), `DREAMCLASS_MAX_ATTEMPTS`,
+    /// `DREAMCLASS_CA_BUNDLE`.
+    public mutating func apply(environment: [String: String]) throws(ConfigurationError) {
+        func value(_ name: String) -> String? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            return text
         }
         func number<T: LosslessStringConvertible>(_ name: String, _ type: T.Type) throws(ConfigurationError) -> T? {
-            guard let text = environment[name], !text.isEmpty else { return nil }
-            guard let value = T(text) else { throw .invalid(name, text) }
-            return value
+            guard let text = value(name) else { return nil }
+            guard let number = T(text) else { throw .invalid(name, text) }
+            return number
         }
-        let apiKey: String
-        if let key = environment["DREAMCLASS_API_KEY"], !key.isEmpty {
+        if let url = value("DREAMCLASS_BASE_URL") { baseURL = url }
+        if let key = value("DREAMCLASS_API_KEY") {
             apiKey = key
-        } else if let path = environment["DREAMCLASS_API_KEY_FILE"], !path.isEmpty {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable("DREAMCLASS_API_KEY_FILE", path) }
-            apiKey = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else {
-            throw .missing("DREAMCLASS_API_KEY")
+        } else if let path = value("DREAMCLASS_API_KEY_FILE") {
+            apiKey = try Self.readSecret(file: path, setting: "DREAMCLASS_API_KEY_FILE")
         }
-        var configuration = DreamClassConfiguration(
-            baseURL: environment["DREAMCLASS_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultBaseURL,
-            apiKey: apiKey, schoolCode: try required("DREAMCLASS_SCHOOL_CODE"), tenant: try required("DREAMCLASS_TENANT")
-        )
-        if let path = environment["DREAMCLASS_PATH_PERIODS"] { configuration.paths.periods = path }
-        if let path = environment["DREAMCLASS_PATH_PERIOD_STUDENTS"] { configuration.paths.periodStudents = path }
-        if let path = environment["DREAMCLASS_PATH_STUDENT"] { configuration.paths.student = path }
-        if let name = environment["DREAMCLASS_HEADER_API_KEY"] { configuration.headers.apiKey = name }
-        if let name = environment["DREAMCLASS_HEADER_SCHOOL_CODE"] { configuration.headers.schoolCode = name }
-        if let name = environment["DREAMCLASS_HEADER_TENANT"] { configuration.headers.tenant = name }
-        if let size = try number("DREAMCLASS_PAGE_SIZE", Int.self) { configuration.pageSize = size }
-        if let value = try number("DREAMCLASS_CONCURRENCY", Int.self) { configuration.concurrency = max(1, value) }
-        if let value = try number("DREAMCLASS_MAX_RPS", Double.self) { configuration.requestsPerSecond = value }
-        if let value = try number("DREAMCLASS_TIMEOUT", Double.self) { configuration.timeout = .milliseconds(Int(value * 1000)) }
-        if let value = try number("DREAMCLASS_MAX_ATTEMPTS", Int.self) { configuration.maxAttempts = max(1, value) }
-        if let path = environment["DREAMCLASS_CA_BUNDLE"], !path.isEmpty { configuration.caBundlePath = path }
-        return configuration
+        if let code = value("DREAMCLASS_SCHOOL_CODE") { schoolCode = code }
+        if let name = value("DREAMCLASS_TENANT") { tenant = name }
+        if let path = value("DREAMCLASS_PATH_PERIODS") { paths.periods = path }
+        if let path = value("DREAMCLASS_PATH_PERIOD_STUDENTS") { paths.periodStudents = path }
+        if let path = value("DREAMCLASS_PATH_STUDENT") { paths.student = path }
+        if let name = value("DREAMCLASS_HEADER_API_KEY") { headers.apiKey = name }
+        if let name = value("DREAMCLASS_HEADER_SCHOOL_CODE") { headers.schoolCode = name }
+        if let name = value("DREAMCLASS_HEADER_TENANT") { headers.tenant = name }
+        if let size = try number("DREAMCLASS_PAGE_SIZE", Int.self) { pageSize = size }
+        if let count = try number("DREAMCLASS_CONCURRENCY", Int.self) { concurrency = max(1, count) }
+        if let rate = try number("DREAMCLASS_MAX_RPS", Double.self) { requestsPerSecond = rate }
+        if let seconds = try number("DREAMCLASS_TIMEOUT", Double.self) { timeout = .milliseconds(Int(seconds * 1000)) }
+        if let count = try number("DREAMCLASS_MAX_ATTEMPTS", Int.self) { maxAttempts = max(1, count) }
+        if let path = value("DREAMCLASS_CA_BUNDLE") { caBundlePath = path }
+    }
+
+    /// A secret from a file: its content, trimmed.
+    public static func readSecret(file path: String, setting: String) throws(ConfigurationError) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable(setting, path) }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -32,18 +32,21 @@ struct BackfillOptions: ParsableArguments {
     }
 
     /// Backfills run `runID`; prints the summary, writes the CSV; returns the exit code.
-    func backfill(runID: Int64, dryRun: Bool, global: GlobalOptions) async throws -> Int32 {
+    func backfill(
+        runID: Int64, dryRun: Bool, global: GlobalOptions, environment: [String: String] = ProcessInfo.processInfo.environment,
+        label: String = ""
+    ) async throws -> Int32 {
         let logger = try global.makeLogger(label: "backfill")
         var options = BackfillJob.Options(schema: global.resolvedSchema, runID: runID)
         options.maxDeletes = DeleteLimit(maxDeletes)!
         options.allowMassDelete = allowMassDelete
         options.dryRun = dryRun
-        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET").map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
+        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: environment).map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
         var sender: WebhookSender?
         if let deliver, !dryRun {
             var configuration = WebhookSender.Configuration(url: deliver)
             if let deliverUser {
-                guard let password = try secret("DREAMCLASS_DELIVER_PASSWORD") else {
+                guard let password = try secret("DREAMCLASS_DELIVER_PASSWORD", environment: environment) else {
                     throw ValidationError("--deliver-user needs DREAMCLASS_DELIVER_PASSWORD (or DREAMCLASS_DELIVER_PASSWORD_FILE)")
                 }
                 configuration.basicAuth = (deliverUser, password)
@@ -58,12 +61,12 @@ struct BackfillOptions: ParsableArguments {
             let path = backfillReport ?? BackfillReport.defaultPath(tenant: tenant, at: Date())
             try DriftReport.write(BackfillReport.render(outcome.reportRows, wouldDeliver: dryRun && deliver != nil), to: path)
             let out = path == "-" ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
-            out.write((dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
-            if path != "-" { out.write("backfill report: \(path)\n") }
+            out.write(label + (dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
+            if path != "-" { out.write(label + "backfill report: \(path)\n") }
             return outcome.deliveryFailed > 0 ? 75 : 0
         } catch {
             try? await sender?.shutdown()
-            FileHandleOutput.standardError.write("error: \(error)\n")
+            FileHandleOutput.standardError.write(label + "error: \(error)\n")
             return 1
         }
     }

@@ -20,6 +20,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: $LOG_LEVEL, else info).")
     var logLevel: String?
 
+    @Option(name: .customLong("config"), help: "A YAML file of schools (default: $DREAMCLASS_CONFIG); see the README.")
+    var configPath: String?
+
+    var resolvedConfigPath: String? { configPath ?? environment["DREAMCLASS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } }
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     var resolvedSchema: String { schema ?? environment["DREAMCLASS_SCHEMA"] ?? "dreamclass" }

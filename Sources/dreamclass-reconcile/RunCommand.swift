@@ -5,14 +5,19 @@ import Foundation
 import ReconcileJob
 import Reconciliation
 import Reports
+import Monitoring
+import Settings
+import Timestamps
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Reconcile the stored webhook events with DreamClass: record the drift as a run and write the report.",
         discussion: """
-            Exit codes: 0 finished (with or without drift); 2 drift found and --detailed-exitcode given; \
-            75 incomplete (a period could not be read) or another run holds the lock; 1 error; 64 usage.
+            One school from the DREAMCLASS_* environment, or from a --config file: one --school, or \
+            --all-tenants. Exit codes: 0 finished (with or without drift); 2 drift found and \
+            --detailed-exitcode given; 75 incomplete (a period could not be read) or another run holds \
+            the lock; 1 error; 64 usage. With several schools, the worst of theirs.
             """
     )
 
@@ -22,8 +27,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Reconcile the periods whose dates contain today (UTC).")
     var current = false
 
-    @Option(help: "Changes newer than this are in flight, not drift: 0, 90s, 15m, 2h.")
-    var settle = "15m"
+    @Option(help: "Changes newer than this are in flight, not drift: 0, 90s, 15m, 2h (default 15m).")
+    var settle: String?
 
     @Flag(help: "Do not call GetStudent for names and emails (for a first run after a long outage).")
     var skipStudentDetails = false
@@ -43,37 +48,155 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Backfill the drift found, as `backfill --run` would (not with --dry-run).")
     var backfill = false
 
-    @OptionGroup(title: "Backfill") var backfillOptions: BackfillOptions
+    @Option(help: "With --config: the school to run.")
+    var school: String?
 
+    @Flag(help: "With --config: run every school in it.")
+    var allTenants = false
+
+    @Option(help: "With --all-tenants: schools run at once.")
+    var parallel = 2
+
+    @Option(help: "Write Prometheus metrics of the run(s) to this file (node_exporter's textfile collector), atomically.")
+    var metricsFile: String?
+
+    @Option(help: "healthchecks.io-style ping URL: URL/start, then URL or URL/fail, with the run's id.")
+    var ping: String?
+
+    @OptionGroup(title: "Backfill") var backfillOptions: BackfillOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         if current, !periods.isEmpty { throw ValidationError("--current and --period exclude each other") }
-        if parseDuration(settle) == nil { throw ValidationError("--settle takes 0, 90s, 15m or 2h, not \"\(settle)\"") }
+        if let settle, parseDuration(settle) == nil { throw ValidationError("--settle takes 0, 90s, 15m or 2h, not \"\(settle)\"") }
+        if (school != nil || allTenants), global.resolvedConfigPath == nil { throw ValidationError("--school and --all-tenants need --config") }
+        if school != nil, allTenants { throw ValidationError("--school and --all-tenants exclude each other") }
+        if allTenants, report != nil { throw ValidationError("--report names one file; with --all-tenants each school's report goes to its report_dir") }
     }
 
     func run() async throws {
-        let api: DreamClassConfiguration
-        do { api = try DreamClassConfiguration.fromEnvironment() } catch { throw ValidationError("\(error)") }
-        let now = Date()
-        let options = ReconcileJob.Options(
-            schema: global.resolvedSchema, tenant: api.tenant,
-            scope: current ? .current : periods.isEmpty ? .all : .periods(periods),
-            settle: parseDuration(settle)!, skipStudentDetails: skipStudentDetails, dryRun: dryRun,
-            reportPath: report ?? DriftReport.defaultPath(tenant: api.tenant, at: now, format: format), format: format
-        )
-        var (code, run) = try await Self.reconcile(options: options, api: api, global: global, now: now, detailedExitcode: detailedExitcode)
-        if backfill, !dryRun, let run, run.driftCount > 0 {
-            let backfilled = try await backfillOptions.backfill(runID: run.runID, dryRun: false, global: global)
-            // The worst of the two: an error, then "try again", then drift.
-            code = [1, 75, 2].first { $0 == backfilled || $0 == code } ?? max(code, backfilled)
+        let environment = ProcessInfo.processInfo.environment
+        let schools = try selectSchools(environment: environment)
+        let pinger = ping.map { HealthPing(url: $0) }
+        await pinger?.send(.start)
+        let results = await runAll(schools, environment: environment)
+        let worst = worstExitCode(results.map(\.code))
+        if let metricsFile {
+            do { try MetricsFile.write(results.map(\.sample), to: metricsFile) } catch {
+                FileHandleOutput.standardError.write("error: cannot write metrics to \(metricsFile): \(error)\n")
+            }
         }
-        if code != 0 { throw ExitCode(code) }
+        let lines = results.map { "\($0.sample.tenant): \($0.sample.status.rawValue)" + ($0.sample.run.map { " (run \($0.runID))" } ?? "") }
+        await pinger?.send(worst == 0 || worst == 2 ? .success : .fail, body: lines.joined(separator: "\n"))
+        if worst != 0 { throw ExitCode(worst) }
+    }
+
+    /// The schools to run: the environment's one, or those of the --config file.
+    private func selectSchools(environment: [String: String]) throws -> [SchoolSettings] {
+        guard let path = global.resolvedConfigPath else {
+            let api: DreamClassConfiguration
+            do { api = try DreamClassConfiguration.fromEnvironment(environment) } catch { throw ValidationError("\(error)") }
+            var settings = SchoolSettings(name: api.tenant, api: api)
+            settings.backfill = backfill
+            return [settings]
+        }
+        let file: SettingsFile
+        do { file = try SettingsFile.load(path: path) } catch { throw ValidationError("\(error)") }
+        for warning in file.warnings { FileHandleOutput.standardError.write("warning: \(warning)\n") }
+        let names: [String]
+        if allTenants {
+            names = file.schoolNames
+        } else if let school {
+            names = [school]
+        } else if file.schoolNames.count == 1 {
+            names = file.schoolNames
+        } else {
+            throw ValidationError("\(path) has \(file.schoolNames.count) schools: name one with --school, or use --all-tenants")
+        }
+        var schools: [SchoolSettings] = []
+        for name in names {
+            do {
+                var settings = try file.resolve(school: name, environment: environment)
+                settings.backfill = settings.backfill || backfill
+                try settings.api.requireCredentials()
+                schools.append(settings)
+            } catch {
+                throw ValidationError("school \(name): \(error)")
+            }
+        }
+        return schools
+    }
+
+    /// Runs the schools side by side, `--parallel` at a time; one school's failure does not stop the others.
+    private func runAll(_ schools: [SchoolSettings], environment: [String: String]) async -> [(code: Int32, sample: MetricsFile.Sample)] {
+        await withTaskGroup(of: (Int32, MetricsFile.Sample).self) { group in
+            var pending = schools.makeIterator()
+            func addNext() -> Bool {
+                guard let settings = pending.next() else { return false }
+                let label = schools.count > 1 ? "[\(settings.name)] " : ""
+                group.addTask {
+                    let start = ContinuousClock.now
+                    var code: Int32 = 1
+                    var run: RunRecord?
+                    do { (code, run) = try await runSchool(settings, label: label, environment: environment) } catch {
+                        FileHandleOutput.standardError.write("\(label)error: \(error)\n")
+                    }
+                    let status: RunRecord.Status = run?.status ?? .failed
+                    return (code, MetricsFile.Sample(tenant: settings.api.tenant, status: status, finishedAt: Date(),
+                                                     seconds: (ContinuousClock.now - start).seconds, run: run))
+                }
+                return true
+            }
+            for _ in 0..<max(1, parallel) where !addNext() { break }
+            var results: [(code: Int32, sample: MetricsFile.Sample)] = []
+            for await result in group {
+                results.append(result)
+                _ = addNext()
+            }
+            return results.sorted { $0.sample.tenant < $1.sample.tenant }
+        }
+    }
+
+    /// One school: the run, then the backfill when asked. Flags win over the file's settings.
+    private func runSchool(_ settings: SchoolSettings, label: String, environment: [String: String]) async throws -> (Int32, RunRecord?) {
+        let now = Date()
+        var scope = settings.scope
+        if current { scope = .current } else if !periods.isEmpty { scope = .periods(periods) }
+        let reportPath = report ?? settings.reportDirectory + "/" + DriftReport.defaultPath(tenant: settings.api.tenant, at: now, format: format)
+            .dropFirst("reports/".count)
+        let options = ReconcileJob.Options(
+            schema: global.resolvedSchema, tenant: settings.api.tenant, scope: scope,
+            settle: settle.flatMap(parseDuration) ?? settings.settle, skipStudentDetails: skipStudentDetails, dryRun: dryRun,
+            reportPath: reportPath, format: format
+        )
+        var (code, run) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now,
+                                                   detailedExitcode: detailedExitcode, label: label)
+        if settings.backfill, !dryRun, let run, run.driftCount > 0 {
+            var fill = backfillOptions
+            if let url = settings.deliverURL, fill.deliver == nil { fill.deliver = url }
+            if let user = settings.deliverUser, fill.deliverUser == nil { fill.deliverUser = user }
+            if fill.maxDeletes == "10%" { fill.maxDeletes = settings.maxDeletes }
+            if fill.backfillReport == nil {
+                fill.backfillReport = settings.reportDirectory + "/" + BackfillReport.defaultPath(tenant: settings.api.tenant, at: now).dropFirst("reports/".count)
+            }
+            // Secret files named in the configuration, unless the environment gives the secrets.
+            var secrets = environment
+            if let file = settings.webhookSecretFile, (secrets["DREAMCLASS_WEBHOOK_SECRET"] ?? "").isEmpty {
+                secrets["DREAMCLASS_WEBHOOK_SECRET_FILE"] = secrets["DREAMCLASS_WEBHOOK_SECRET_FILE"] ?? file
+            }
+            if let file = settings.deliverPasswordFile, (secrets["DREAMCLASS_DELIVER_PASSWORD"] ?? "").isEmpty {
+                secrets["DREAMCLASS_DELIVER_PASSWORD_FILE"] = secrets["DREAMCLASS_DELIVER_PASSWORD_FILE"] ?? file
+            }
+            let backfilled = try await fill.backfill(runID: run.runID, dryRun: false, global: global, environment: secrets, label: label)
+            code = worstExitCode([code, backfilled])
+        }
+        return (code, run)
     }
 
     /// Runs one reconciliation and prints its summary; returns the exit code, and the run when it finished.
     static func reconcile(
-        options: ReconcileJob.Options, api: DreamClassConfiguration, global: GlobalOptions, now: Date, detailedExitcode: Bool
+        options: ReconcileJob.Options, api: DreamClassConfiguration, global: GlobalOptions, now: Date, detailedExitcode: Bool,
+        label: String = ""
     ) async throws -> (Int32, RunRecord?) {
         let logger = try global.makeLogger(label: "run")
         let client = try DreamClassClient(configuration: api, logger: logger)
@@ -85,25 +208,27 @@ struct RunCommand: AsyncParsableCommand {
             try await client.shutdown()
             // With the report on stdout, the summary goes to stderr so the report stays clean.
             let out = options.reportPath == "-" ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
-            out.write(outcome.summary + "\n")
+            out.write(label + outcome.summary + "\n")
             if outcome.run.status == .incomplete {
-                out.write("incomplete: \(outcome.run.error ?? "some periods could not be read"); their enrollments were not diffed\n")
+                out.write(label + "incomplete: \(outcome.run.error ?? "some periods could not be read"); their enrollments were not diffed\n")
             }
-            if let path = options.reportPath, path != "-" { out.write("report: \(path)\n") }
-            if options.dryRun { out.write("dry run: nothing was written to the database\n") }
+            if let path = options.reportPath, path != "-" { out.write(label + "report: \(path)\n") }
+            if options.dryRun { out.write(label + "dry run: nothing was written to the database\n") }
             if outcome.run.status == .incomplete { return (75, outcome.run) }
             return (detailedExitcode && outcome.run.driftCount > 0 ? 2 : 0, outcome.run)
-        } catch let error as ReconcileError {
-            try? await client.shutdown()
-            FileHandleOutput.standardError.write("error: \(error)\n")
-            if case .locked = error { return (75, nil) }
-            return (1, nil)
         } catch {
             try? await client.shutdown()
-            FileHandleOutput.standardError.write("error: \(error)\n")
+            FileHandleOutput.standardError.write(label + "error: \(error)\n")
+            if case ReconcileError.locked = error { return (75, nil) }
             return (1, nil)
         }
     }
+}
+
+/// The exit code that says the most: an error, then "try again", then drift, then fine.
+func worstExitCode(_ codes: [Int32]) -> Int32 {
+    for code in [1, 75, 2] as [Int32] where codes.contains(code) { return code }
+    return codes.max() ?? 0
 }
 
 extension DriftReport.Format: ExpressibleByArgument {}

@@ -17,7 +17,7 @@ import TestSupport
     func reconcile(_ arguments: [String], simulator: DreamClassSimulator) async throws -> Command.Result {
         let url = try await simulator.start()
         defer { Task { await simulator.stop() } }
-        let result = Command.run("dreamclass-reconcile", arguments + ["--database", database.conninfo], environment: [
+        let result = await Command.run("dreamclass-reconcile", arguments + ["--database", database.conninfo], environment: [
             "DREAMCLASS_BASE_URL": url, "DREAMCLASS_API_KEY": Self.apiKey, "DREAMCLASS_SCHOOL_CODE": "S",
             "DREAMCLASS_TENANT": "cli-school", "DREAMCLASS_MAX_ATTEMPTS": "2",
         ])
@@ -32,7 +32,7 @@ import TestSupport
     }
 
     @Test func exitCodesSayWhatHappened() async throws {
-        let migrate = Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        let migrate = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
         #expect(migrate.status == 0, "\(migrate.stderr)")
         #expect(migrate.stdout.contains("applied"))
 
@@ -58,9 +58,9 @@ import TestSupport
         #expect(toStdout.stdout.hasPrefix("[{\"run_id\":"))
         #expect(toStdout.stderr.contains("drift: 10 missed creates"))
 
-        let runs = Command.run("dreamclass-reconcile", ["runs", "--database", database.conninfo])
+        let runs = await Command.run("dreamclass-reconcile", ["runs", "--database", database.conninfo])
         #expect(runs.stdout.split(separator: "\n").count == 5)
-        let again = Command.run("dreamclass-reconcile", ["report", "--run", "1", "--database", database.conninfo])
+        let again = await Command.run("dreamclass-reconcile", ["report", "--run", "1", "--database", database.conninfo])
         #expect(again.stdout.hasPrefix("run_id,tenant,kind"))
         #expect(again.stdout.split(separator: "\r\n").count == 11)
 
@@ -70,16 +70,16 @@ import TestSupport
     }
 
     @Test func badUsageIs64AndAMissingSettingIsNamed() async throws {
-        let usage = Command.run("dreamclass-reconcile", ["run", "--settle", "soon"])
+        let usage = await Command.run("dreamclass-reconcile", ["run", "--settle", "soon"])
         #expect(usage.status == 64)
         #expect(usage.stderr.contains("--settle"))
-        let missing = Command.run("dreamclass-reconcile", ["run", "--database", database.conninfo], environment: ["DREAMCLASS_API_KEY": "", "DREAMCLASS_TENANT": ""])
+        let missing = await Command.run("dreamclass-reconcile", ["run", "--database", database.conninfo], environment: ["DREAMCLASS_API_KEY": "", "DREAMCLASS_TENANT": ""])
         #expect(missing.status == 64)
         #expect(missing.stderr.contains("DREAMCLASS_API_KEY is not set"))
     }
 
     @Test func aSecondRunWhileOneHoldsTheLockExits75() async throws {
-        _ = Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
         let holder = try database.connect()
         let lock = try #require(try RunLock.acquire(schema: "dreamclass", tenant: "cli-school", connection: holder))
         defer { lock.release() }

@@ -17,15 +17,25 @@ public enum Command {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
     }
 
-    /// Runs `executable` (a product of this package) with `arguments` and `environment` added to
-    /// this process's. Through `/bin/sh`, not Foundation's `Process`, whose wait was seen to hang.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> Result {
+    /// Runs `executable` (a product of this package, or a path with a `/`) with `arguments` and
+    /// `environment` added to this process's. Through `/bin/sh`, not Foundation's `Process`, whose
+    /// wait was seen to hang.
+    ///
+    /// The wait happens on a thread of its own: a test's in-process simulator needs the few threads
+    /// of Swift's cooperative pool to answer the command while it runs.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async -> Result {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: runBlocking(executable, arguments, environment: environment)) }.start()
+        }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]) -> Result {
         let directory = NSTemporaryDirectory() + "dcr-cmd-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func quote(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         let assignments = environment.map { "\($0.key)=\(quote($0.value))" }.joined(separator: " ")
-        let command = "\(assignments) \(quote(buildDirectory + "/" + executable)) \(arguments.map(quote).joined(separator: " "))"
+        let command = "\(assignments) \(quote(executable.contains("/") ? executable : buildDirectory + "/" + executable)) \(arguments.map(quote).joined(separator: " "))"
             + " </dev/null >\(quote(directory + "/out")) 2>\(quote(directory + "/err"))"
         let raw = system(command)
         let status = raw >= 0 ? (raw >> 8) & 0xff : raw

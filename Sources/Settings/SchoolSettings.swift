@@ -1,0 +1,25 @@
+import DreamClassAPI
+import ReconcileJob
+
+/// Everything one school's nightly run needs, after file, environment and flags are merged.
+public struct SchoolSettings: Sendable {
+    /// The section's name in the file.
+    public var name: String
+    public var api: DreamClassConfiguration
+    public var scope: ReconcileScope = .all
+    public var settle: Duration = .seconds(900)
+    public var backfill = false
+    public var maxDeletes = "10%"
+    public var deliverURL: String?
+    public var deliverUser: String?
+    /// Files holding secrets; the secrets themselves never live in the configuration file.
+    public var deliverPasswordFile: String?
+    public var webhookSecretFile: String?
+    public var reportDirectory = "reports"
+    public var keepReportsDays = 30
+
+    public init(name: String, api: DreamClassConfiguration) {
+        self.name = name
+        self.api = api
+    }
+}

@@ -1,0 +1,57 @@
+import EventStore
+import Foundation
+import Monitoring
+import Testing
+
+@Suite struct MonitoringTests {
+    @Test func metricsAreInPrometheusTextFormatAndReplacedWhole() throws {
+        var run = RunRecord(runID: 12, tenant: "north", scope: "all", startedAt: Date(timeIntervalSince1970: 1_700_000_000), status: .drift)
+        run.missedCreates = 3
+        run.staleDeletes = 1
+        run.apiCalls = 31
+        run.apiRetries = 2
+        run.eventsRead = 4210
+        let samples = [
+            MetricsFile.Sample(tenant: "north", status: .drift, finishedAt: Date(timeIntervalSince1970: 1_700_000_100), seconds: 1.5, run: run),
+            MetricsFile.Sample(tenant: #"so"uth"#, status: .failed, finishedAt: Date(timeIntervalSince1970: 1_700_000_100), seconds: 0.25, run: nil),
+        ]
+        let text = MetricsFile.render(samples)
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        #expect(lines.contains("# TYPE dreamclass_reconcile_last_run_status gauge"))
+        #expect(lines.contains(#"dreamclass_reconcile_last_run_timestamp_seconds{tenant="north"} 1700000100"#))
+        #expect(lines.contains(#"dreamclass_reconcile_last_run_duration_seconds{tenant="north"} 1.5"#))
+        #expect(lines.contains(#"dreamclass_reconcile_last_run_status{tenant="north",status="drift"} 1"#))
+        #expect(lines.contains(#"dreamclass_reconcile_last_run_status{tenant="north",status="ok"} 0"#))
+        #expect(lines.contains(#"dreamclass_reconcile_last_run_status{tenant="so\"uth",status="failed"} 1"#))
+        #expect(lines.contains(#"dreamclass_reconcile_drift{tenant="north",kind="missed_create"} 3"#))
+        #expect(lines.contains(#"dreamclass_reconcile_drift{tenant="north",kind="stale_delete"} 1"#))
+        #expect(lines.contains(#"dreamclass_reconcile_api_calls{tenant="north"} 31"#))
+        #expect(lines.contains(#"dreamclass_reconcile_events_read{tenant="north"} 4210"#))
+        #expect(!text.contains(#"drift{tenant="so\"uth""#))
+
+        let directory = FileManager.default.temporaryDirectory.appending(path: "metrics-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appending(path: "dreamclass.prom").path
+        try MetricsFile.write(samples, to: path)
+        let inode = try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int
+        try MetricsFile.write(Array(samples.prefix(1)), to: path)
+        // A new file renamed over the old one: a reader holds either the old or the new, never half.
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int != inode)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == MetricsFile.render(Array(samples.prefix(1))))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["dreamclass.prom"])
+    }
+
+    @Test func pingsGoToStartThenSuccessOrFailWithOneRunID() async throws {
+        let server = RecordingServer()
+        let base = try await server.start()
+        let ping = HealthPing(url: base + "/ping/abc/")
+        await ping.send(.start)
+        await ping.send(.success, body: "north: drift")
+        await ping.send(.fail)
+        await server.stop()
+        let rid = ping.invocation.uuidString.lowercased()
+        #expect(server.requests.withLock { $0 } == [
+            "POST /ping/abc/start?rid=\(rid)", "POST /ping/abc?rid=\(rid)", "POST /ping/abc/fail?rid=\(rid)",
+        ])
+    }
+}
