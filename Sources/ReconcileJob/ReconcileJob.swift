@@ -22,6 +22,8 @@ public struct ReconcileJob: Sendable {
         /// Where the report goes (`-` is stdout); `nil` writes none.
         public var reportPath: String?
         public var format: DriftReport.Format
+        /// Called as rosters are read and students looked up.
+        public var progress: (@Sendable (RunProgress) -> Void)?
 
         public init(
             schema: String, tenant: String, scope: ReconcileScope = .all, settle: Duration = .seconds(900),
@@ -78,11 +80,13 @@ public struct ReconcileJob: Sendable {
         let runID = options.dryRun ? 0 : try store.start(
             tenant: options.tenant, scope: options.scope.key, options: optionsJSON(), on: connection
         )
-        var logger = self.logger
-        logger[metadataKey: "run"] = "\(runID)"
-        logger[metadataKey: "tenant"] = "\(options.tenant)"
+        let logger = self.logger
         do {
-            var outcome = try await reconcile(runID: runID, connection: connection, client: client, store: store, now: now, logger: logger)
+            var outcome = try await RunContext.$runID.withValue(runID) {
+                try await RunContext.$tenant.withValue(options.tenant) {
+                    try await reconcile(runID: runID, connection: connection, client: client, store: store, now: now, logger: logger)
+                }
+            }
             if !options.dryRun {
                 try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
                                  learnedPeriods: outcome.learnedPeriods, on: connection)
@@ -192,7 +196,15 @@ public struct ReconcileJob: Sendable {
                     }
                 }
             }
-            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            var reads: [Int: RemoteRoster.Read] = [:]
+            var progress = RunProgress()
+            progress.periodsTotal = periods.count
+            for await (id, read) in group {
+                reads[id] = read
+                progress.periodsRead += 1
+                options.progress?(progress)
+            }
+            return reads
         }
     }
 
@@ -208,7 +220,15 @@ public struct ReconcileJob: Sendable {
                     }
                 }
             }
-            return await group.reduce(into: [:]) { if let lookup = $1.1 { $0[$1.0] = lookup } }
+            var found: [Int: StudentLookup] = [:]
+            var progress = RunProgress()
+            progress.studentsTotal = ids.count
+            for await (id, lookup) in group {
+                if let lookup { found[id] = lookup }
+                progress.studentsLookedUp += 1
+                options.progress?(progress)
+            }
+            return found
         }
     }
 

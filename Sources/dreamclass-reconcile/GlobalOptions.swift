@@ -23,6 +23,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: "A YAML file of schools (default: $DREAMCLASS_CONFIG); see the README.")
     var configPath: String?
 
+    @Option(help: "text or json (default: $LOG_FORMAT, else json when stderr is not a terminal).")
+    var logFormat: String?
+
     var resolvedConfigPath: String? { configPath ?? environment["DREAMCLASS_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } }
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
@@ -34,7 +37,12 @@ struct GlobalOptions: ParsableArguments {
         guard let level = Logger.Level(rawValue: name.lowercased()) else {
             throw ValidationError("unknown log level \"\(name)\"")
         }
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        let formatName = logFormat ?? environment["LOG_FORMAT"]
+        guard let format = formatName.map({ LogFormat(rawValue: $0.lowercased()) }) ?? LogFormat.automatic else {
+            throw ValidationError("unknown log format \"\(formatName ?? "")\" (text or json)")
+        }
+        Secrets.registerEnvironment(environment)
+        var logger = Logger(label: label) { StderrLogHandler(label: $0, format: format) }
         logger.logLevel = level
         return logger
     }
@@ -47,10 +55,15 @@ struct GlobalOptions: ParsableArguments {
 
 /// Reads a secret from `NAME`, or from the file named by `NAME_FILE` (its content, trimmed).
 func secret(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
-    if let value = environment[name], !value.isEmpty { return value }
+    if let value = environment[name], !value.isEmpty {
+        Secrets.register(value)
+        return value
+    }
     guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
     do {
-        return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        Secrets.register(value)
+        return value
     } catch {
         throw ValidationError("cannot read \(name)_FILE (\(path)): \(error.localizedDescription)")
     }

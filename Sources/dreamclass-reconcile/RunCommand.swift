@@ -199,7 +199,12 @@ struct RunCommand: AsyncParsableCommand {
         label: String = ""
     ) async throws -> (Int32, RunRecord?) {
         let logger = try global.makeLogger(label: "run")
+        Secrets.register(api.apiKey)
         let client = try DreamClassClient(configuration: api, logger: logger)
+        let progress = ProgressLine.makeIfTerminal()
+        var options = options
+        if let progress { options.progress = { progress.update($0) } }
+        defer { progress?.finish() }
         do {
             let connection = try global.connect(logger: logger)
             let lockConnection = try global.connect(logger: logger)

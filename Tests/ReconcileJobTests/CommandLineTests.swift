@@ -69,6 +69,22 @@ import TestSupport
         }
     }
 
+    @Test func logsAreJSONLinesWithTheRunAndTenantAndNoSecret() async throws {
+        _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        let simulator = Self.simulator()
+        simulator.settings.nextStatuses = [503]
+        simulator.settings.retryAfterSeconds = 0
+        let result = try await reconcile(["run", "--report", "-", "--log-format", "json", "--log-level", "debug"], simulator: simulator)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        #expect(objects.count == lines.count)
+        let retries = objects.filter { $0["message"] == "retrying" }
+        #expect(retries.count == 1)
+        #expect(retries.allSatisfy { $0["run"] == "1" && $0["tenant"] == "cli-school" && $0["level"] == "debug" })
+        #expect(!result.stderr.contains(Self.apiKey))
+    }
+
     @Test func badUsageIs64AndAMissingSettingIsNamed() async throws {
         let usage = await Command.run("dreamclass-reconcile", ["run", "--settle", "soon"])
         #expect(usage.status == 64)

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import ReconcileJob
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The secrets this process has read, so no log line shows them, whatever logs it.
+enum Secrets {
+    private static let known = Mutex<[String]>([])
+
+    static func register(_ secret: String?) {
+        guard let secret, secret.count >= 4 else { return }
+        known.withLock { if !$0.contains(secret) { $0.append(secret) } }
+    }
+
+    /// The environment's secrets: API key, webhook secret, delivery and database passwords.
+    static func registerEnvironment(_ environment: [String: String]) {
+        for name in ["DREAMCLASS_API_KEY", "DREAMCLASS_WEBHOOK_SECRET", "DREAMCLASS_DELIVER_PASSWORD", "PGPASSWORD"] {
+            register(environment[name])
+        }
+        if let url = environment["DATABASE_URL"], let range = url.range(of: #"://[^:/@\s]*:([^@\s]+)@"#, options: .regularExpression) {
+            let credentials = url[range].dropFirst(3).dropLast()
+            if let colon = credentials.firstIndex(of: ":") { register(String(credentials[credentials.index(after: colon)...])) }
+        }
+    }
+
+    static func redact(_ text: String) -> String {
+        known.withLock { $0 }.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
+    }
+}
+
+/// How log lines look: readable on a terminal, one JSON object per line for machines.
+enum LogFormat: String, CaseIterable {
+    case text, json
+
+    /// JSON unless stderr is a terminal.
+    static var automatic: LogFormat { isatty(STDERR_FILENO) == 1 ? .text : .json }
+}
+
+/// Writes log lines to stderr, with secrets redacted and the run's id and tenant from
+/// ``RunContext`` on every line.
+struct StderrLogHandler: LogHandler {
+    let label: String
+    let format: LogFormat
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    var metadataProvider: Logger.MetadataProvider? = RunContext.metadataProvider
+    private static let lock = Mutex(())
+
+    init(label: String, format: LogFormat) {
+        self.label = label
+        self.format = format
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var all = metadata
+        if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
+        if let extra = event.metadata { all.merge(extra) { $1 } }
+        let time = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        let message = Secrets.redact("\(event.message)")
+        let fields = all.sorted { $0.key < $1.key }.map { ($0.key, Secrets.redact("\($0.value)")) }
+        let line: String
+        switch format {
+        case .text:
+            let rendered = fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+            line = "\(time) \(event.level) \(label): \(message)\(rendered.isEmpty ? "" : " " + rendered)\n"
+        case .json:
+            var object: [String: String] = ["time": time, "level": "\(event.level)", "logger": label, "message": message]
+            for (key, value) in fields where object[key] == nil { object[key] = value }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            line = String(decoding: data, as: UTF8.self) + "\n"
+        }
+        Self.lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
+    }
+}
+
+/// A progress line on a terminal: periods read, students looked up, and an ETA. Nothing when
+/// stderr is not a terminal, so cron logs stay clean.
+final class ProgressLine: Sendable {
+    private struct State {
+        var shown = RunProgress()
+        var started = ContinuousClock.now
+        var phaseStarted = ContinuousClock.now
+    }
+
+    private let state = Mutex(State())
+
+    static func makeIfTerminal() -> ProgressLine? { isatty(STDERR_FILENO) == 1 ? ProgressLine() : nil }
+
+    func update(_ progress: RunProgress) {
+        let line = state.withLock { state -> String in
+            if progress.periodsTotal > 0 { (state.shown.periodsRead, state.shown.periodsTotal) = (progress.periodsRead, progress.periodsTotal) }
+            if progress.studentsTotal > 0 {
+                if state.shown.studentsTotal == 0 { state.phaseStarted = ContinuousClock.now }
+                (state.shown.studentsLookedUp, state.shown.studentsTotal) = (progress.studentsLookedUp, progress.studentsTotal)
+            }
+            let shown = state.shown
+            let (done, total, since) = shown.studentsTotal > 0
+                ? (shown.studentsLookedUp, shown.studentsTotal, state.phaseStarted) : (shown.periodsRead, shown.periodsTotal, state.started)
+            let elapsed = Double((ContinuousClock.now - since).components.seconds) + Double((ContinuousClock.now - since).components.attoseconds) / 1e18
+            let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+            var text = "periods \(shown.periodsRead)/\(shown.periodsTotal)"
+            if shown.studentsTotal > 0 { text += " · students \(shown.studentsLookedUp)/\(shown.studentsTotal)" }
+            if done < total { text += String(format: " · ETA %.0f s", eta) }
+            return text
+        }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+    }
+
+    func finish() { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+}
