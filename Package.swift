@@ -85,6 +85,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // `serve`: the webhook receiver that fills the event store.
+        .target(
+            name: "Receiver",
+            dependencies: [
+                "Postgres", "DreamClassAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The main job, wiring the stages together; the CLI and the tests drive it.
         .target(
             name: "ReconcileJob",
@@ -115,8 +126,9 @@ let package = Package(
             name: "dreamclass-reconcile",
             dependencies: [
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
-                "Reports", "Timestamps", "Reconciliation", "Backfill", "Settings", "Monitoring",
+                "Reports", "Timestamps", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -162,6 +174,14 @@ let package = Package(
             dependencies: [
                 "Settings", "Monitoring", "EventStore", "DreamClassAPI", "DreamClassSimulator", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "ReceiverTests",
+            dependencies: [
+                "Receiver", "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),

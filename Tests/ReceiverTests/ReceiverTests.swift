@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Backfill
+import DreamClassAPI
+import DreamClassSimulator
+import EventStore
+import Foundation
+import NIOCore
+import Postgres
+import ReconcileJob
+import Receiver
+import Testing
+import TestSupport
+
+@Suite struct ReceiverTests {
+    static let secret = Data("receiver secret".utf8).base64EncodedString()
+    static let signature = try! WebhookSignature(secret: secret, encoding: .base64)
+    let database: TestDatabase
+    let connection: Connection
+
+    init() throws {
+        database = try TestPostgres.makeDatabase("serve")
+        connection = try database.connect()
+        try Migrator(schema: "dreamclass").migrate(connection)
+    }
+
+    func receiver(database: TestDatabase? = nil, maxBody: Int = 1 << 20) -> WebhookReceiver {
+        var options = WebhookReceiver.Options(schema: "dreamclass")
+        options.basicAuth = ("dreamclass", "hook-pass")
+        options.signature = Self.signature
+        options.maxBodyBytes = maxBody
+        let target = database ?? self.database
+        return WebhookReceiver(options: options) { try target.connect() }
+    }
+
+    static func body(id: UUID = UUID(), row: Enrollment = Enrollment(id: 74, studentId: 76, active: true, addedAt: "2024-10-02T09:40:02.179+00:00"),
+                     type: String = "STUDENT_PERIOD_CREATED", signed: Bool = true, millis: Int64 = 1_727_862_002_901) -> String {
+        WebhookEnvelope.body(id: id, type: type, tenant: "serve-school", timestampMillis: millis,
+                             signature: signed ? signature.sign(eventID: id.uuidString.lowercased()) : "AAAA", data: row)
+    }
+
+    static func post(_ url: String, _ body: String, auth: String? = "dreamclass:hook-pass") async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let auth { request.headers.add(name: "Authorization", value: "Basic " + Data(auth.utf8).base64EncodedString()) }
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 16)))
+    }
+
+    func count(_ sql: String) throws -> Int { try connection.query(sql).first!.decode(Int.self, at: 0) }
+
+    @Test func acceptedDuplicateAndRefusedDeliveries() async throws {
+        let receiver = receiver(maxBody: 4096)
+        let url = try await receiver.start()
+        let body = Self.body()
+        let accepted = try await Self.post(url, body)
+        let duplicate = try await Self.post(url, body)
+        let badSignature = try await Self.post(url, Self.body(signed: false))
+        let badAuth = try await Self.post(url, Self.body(), auth: "dreamclass:wrong")
+        let noAuth = try await Self.post(url, Self.body(), auth: nil)
+        let malformed = try await Self.post(url, #"{"id":"not-a-uuid","type":"X"}"#)
+        let oversized = try await Self.post(url, Self.body().replacingOccurrences(of: "\"data\":{", with: "\"pad\":\"\(String(repeating: "x", count: 5000))\",\"data\":{"))
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.replacingOccurrences(of: "/webhooks/dreamclass", with: "/health")), timeout: .seconds(5))
+        await receiver.stop()
+
+        #expect(accepted.0 == 200 && accepted.1.contains("stored"))
+        #expect(duplicate.0 == 200 && duplicate.1.contains("duplicate"))
+        #expect(badSignature.0 == 401)
+        #expect(badAuth.0 == 401)
+        #expect(noAuth.0 == 401)
+        #expect(malformed.0 == 400)
+        #expect(oversized.0 == 413)
+        #expect(health.status.code == 200)
+        #expect(try count("SELECT count(*) FROM dreamclass.webhook_events") == 1)
+        #expect(try count("SELECT count(*) FROM dreamclass.webhook_events WHERE source = 'webhook' AND signature_valid AND body IS NOT NULL") == 1)
+        // Only the malformed body is kept; a forged one is kept nowhere.
+        #expect(try count("SELECT count(*) FROM dreamclass.rejected_events WHERE source_name = 'serve'") == 1)
+    }
+
+    @Test func theDatabaseDownIs503() async throws {
+        var options = WebhookReceiver.Options(schema: "dreamclass")
+        options.signature = Self.signature
+        let server = try TestPostgres.shared()
+        let down = WebhookReceiver(options: options) { try Connection(conninfo: server.conninfo(database: "no_such_database")) }
+        let url = try await down.start()
+        let answer = try await Self.post(url, Self.body(), auth: nil)
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.replacingOccurrences(of: "/webhooks/dreamclass", with: "/health")), timeout: .seconds(5))
+        await down.stop()
+        #expect(answer.0 == 503)
+        #expect(health.status.code == 503)
+    }
+
+    @Test func receiveReconcileBackfillDeliverThenClean() async throws {
+        // DreamClass's school, and the webhooks that reached the receiver: all but the outage's.
+        let now = Date()
+        let school = School.generate(periods: 2, studentsPerPeriod: 15, seed: 4, today: now)
+        let scenario = OutageScenario.make(school: school, tenant: "serve-school", outageChanges: 2, seed: 3, now: now)
+        let receiver = receiver()
+        let url = try await receiver.start()
+        for body in scenario.storedWebhooks {
+            // Sign as DreamClass does: the receiver checks every signature.
+            var envelope = try JSONSerialization.jsonObject(with: Data(body.utf8)) as! [String: Any]
+            envelope["signature"] = Self.signature.sign(eventID: envelope["id"] as! String)
+            let signed = String(decoding: try JSONSerialization.data(withJSONObject: envelope), as: UTF8.self)
+            #expect(try await Self.post(url, signed).0 == 200)
+        }
+
+        let simulator = DreamClassSimulator(school: scenario.schoolAfter, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: "serve-school"))
+        let api = try await simulator.start()
+        func reconcile(at time: Date, settle: Duration) async throws -> ReconcileJob.Outcome {
+            let client = try DreamClassClient(configuration: DreamClassConfiguration(baseURL: api, apiKey: "k", schoolCode: "S", tenant: "serve-school"))
+            let outcome = try await ReconcileJob(options: .init(schema: "dreamclass", tenant: "serve-school", settle: settle))
+                .run(connection: connection, lockConnection: try database.connect(), client: client, now: time)
+            try await client.shutdown()
+            return outcome
+        }
+        let drift = try await reconcile(at: now, settle: .seconds(900))
+        #expect(drift.items.count == 7)
+
+        // Backfill, delivering to the school's downstream receiver, which keeps its own store.
+        let downstream = try TestPostgres.makeDatabase("downstream")
+        try Migrator(schema: "dreamclass").migrate(try downstream.connect())
+        let school2 = self.receiver(database: downstream)
+        let downstreamURL = try await school2.start()
+        var options = BackfillJob.Options(schema: "dreamclass", runID: drift.run.runID)
+        options.signature = Self.signature
+        var config = WebhookSender.Configuration(url: downstreamURL, basicAuth: ("dreamclass", "hook-pass"))
+        config.backoffBase = .milliseconds(5)
+        let sender = WebhookSender(configuration: config)
+        let filled = try await BackfillJob(options: options).run(connection: connection, sender: sender)
+        try await sender.shutdown()
+        #expect(filled.delivered == 7)
+        let landed = try downstream.connect().query("SELECT count(*) FROM dreamclass.webhook_events WHERE source = 'webhook' AND signature_valid")
+        #expect(try landed.first?.decode(Int.self, at: 0) == 7)
+
+        let clean = try await reconcile(at: Date().addingTimeInterval(1), settle: .zero)
+        #expect(clean.items.isEmpty)
+        #expect(clean.run.status == .ok)
+        await school2.stop()
+        await receiver.stop()
+        await simulator.stop()
+    }
+}
