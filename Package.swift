@@ -142,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "dreamclass-bench",
             dependencies: [
-                "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator", "ReconcileJob",
+                "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator", "ReconcileJob", "Receiver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dreamclass-bench",
         abstract: "Measure the jobs on a throwaway PostgreSQL (use a release build).",
-        subcommands: [IngestBench.self, RunBench.self]
+        subcommands: [IngestBench.self, RunBench.self, ServeBench.self]
     )
 }
 
