@@ -121,7 +121,7 @@ public final class WebhookReceiver: Sendable {
                     ON CONFLICT (event_id) DO NOTHING
                     """, [envelope.id, envelope.tenant, envelope.type, envelope.time, envelope.signature, signatureValid, text])
             }
-            logger.info(stored == 1 ? "webhook stored" : "webhook already stored", metadata: ["event": "\(envelope.rawID)", "type": "\(envelope.type)"])
+            logger.debug(stored == 1 ? "webhook stored" : "webhook already stored", metadata: ["event": "\(envelope.rawID)", "type": "\(envelope.type)"])
             return Self.text(.ok, stored == 1 ? #"{"status":"stored"}"# : #"{"status":"duplicate"}"#)
         } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
             return await reject(body, reason: "refused by PostgreSQL: \(error.message)")
