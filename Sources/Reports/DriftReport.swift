@@ -41,6 +41,14 @@ public enum DriftReport {
             return
         }
         let url = URL(fileURLWithPath: path)
+        // A device or a pipe (/dev/null, a FIFO) is written to, never renamed over: as root,
+        // a rename would replace /dev/null itself with a regular file.
+        if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType, type != .typeRegular {
+            let handle = try FileHandle(forWritingTo: url)
+            defer { try? handle.close() }
+            handle.write(Data(text.utf8))
+            return
+        }
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temporary = url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {

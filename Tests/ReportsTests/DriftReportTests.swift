@@ -36,6 +36,12 @@ import Testing
         #expect(decoded?.first?["period_id"] is NSNull)
     }
 
+    @Test func aReportWrittenToADeviceLeavesTheDeviceInPlace() throws {
+        try DriftReport.write("nothing\r\n", to: "/dev/null")
+        let type = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType
+        #expect(type == .typeCharacterSpecial)
+    }
+
     @Test func writingReplacesAReportWhole() throws {
         let directory = FileManager.default.temporaryDirectory.appending(path: "reports-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
