@@ -28,6 +28,8 @@ public struct WebhookEnvelope: Sendable, Equatable {
     ///
     /// - Throws: ``WebhookEnvelopeError`` saying which field is missing or wrong.
     public static func validate(_ body: some Collection<UInt8>, decoder: JSONDecoder = JSONDecoder()) throws(WebhookEnvelopeError) -> WebhookEnvelope {
+        // Foundation's parser lets a raw NUL through inside a string; PostgreSQL's text cannot hold one.
+        if body.contains(0) { throw WebhookEnvelopeError(reason: "contains a NUL byte, which is not valid in JSON text") }
         let raw: Raw
         do {
             raw = try decoder.decode(Raw.self, from: Data(body))

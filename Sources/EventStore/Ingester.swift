@@ -71,11 +71,13 @@ public struct Ingester: Sendable {
             var summary = Summary()
             var batch = try readBatch(&reader, decoder)
             while !batch.isEmpty {
-                var next = Batch()
+                // The next batch is read while the server inserts this one; when the write took
+                // another path (a batch the server refused), it is read now. Never skipped.
+                var next: Batch?
                 try write(batch, sourceName: sourceName, into: connections[0], summary: &summary) {
                     next = try readBatch(&reader, decoder)
                 }
-                batch = next
+                batch = try next ?? readBatch(&reader, decoder)
             }
             return summary
         }

@@ -19,6 +19,7 @@ public final class TemporaryPostgresServer: Sendable {
     /// The superuser `initdb` made; it logs in over the socket without a password.
     public let superuser = "postgres"
     private let stopCommand: String
+    private let restartCommand: String
 
     /// Creates and starts a server.
     ///
@@ -41,9 +42,15 @@ public final class TemporaryPostgresServer: Sendable {
         let options = "-k \(directory) -p \(port) -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
             + "-c full_page_writes=off -c max_connections=300"
         try Shell.run(user + ["\(bin)/pg_ctl", "-D", data, "-l", directory + "/server.log", "-o", options, "-w", "-t", "60", "start"])
+        restartCommand = (user + ["\(bin)/pg_ctl", "-D", data, "-l", directory + "/server.log", "-m", "fast", "-w", "-t", "60", "restart"]).map(Shell.quote).joined(separator: " ")
         stopCommand = (user + ["\(bin)/pg_ctl", "-D", data, "-m", "immediate", "stop"]).map(Shell.quote).joined(separator: " ")
             + " >/dev/null 2>&1; rm -rf \(Shell.quote(directory))"
         try Shell.spawnDetached(["setsid", "/bin/sh", "-c", "while kill -0 \(getpid()) 2>/dev/null; do sleep 0.5; done; \(stopCommand)"])
+    }
+
+    /// Restarts the server (`pg_ctl restart -m fast`): every connection is closed.
+    public func restart() throws {
+        try Shell.run(["/bin/sh", "-c", restartCommand])
     }
 
     /// Stops the server and deletes its folder now.
