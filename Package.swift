@@ -187,7 +187,8 @@ let package = Package(
         .testTarget(
             name: "FaultTests",
             dependencies: [
-                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Postgres", "TestSupport",
+                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Postgres", "PostgresServer",
+                "TestSupport",
             ]
         ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
