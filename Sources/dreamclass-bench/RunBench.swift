@@ -15,6 +15,19 @@ struct RunBench: AsyncParsableCommand {
         commandName: "run", abstract: "Time `run` against the simulator with a given latency."
     )
 
+    /// Named sizes, ten events per enrollment each.
+    enum Scenario: String, ExpressibleByArgument, CaseIterable {
+        case small, medium, large
+        var shape: (periods: Int, enrollments: Int, events: Int) {
+            switch self {
+            case .small: (10, 100, 10_000)
+            case .medium: (100, 100, 100_000)
+            case .large: (100, 1_000, 1_000_000)
+            }
+        }
+    }
+
+    @Option(help: "small (10k events), medium (100k) or large (1M); overrides the three sizes below.") var scenario: Scenario?
     @Option var periods = 100
     @Option var enrollmentsPerPeriod = 1_000
     @Option(help: "Stored events; each enrollment gets events / enrollments of them.") var events = 1_000_000
@@ -25,6 +38,7 @@ struct RunBench: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file.") var json: String?
 
     func run() async throws {
+        let (periods, enrollmentsPerPeriod, events) = scenario?.shape ?? (self.periods, self.enrollmentsPerPeriod, self.events)
         let server = try TemporaryPostgresServer()
         defer { server.stop() }
         let connection = try Connection(conninfo: server.conninfo())
@@ -92,7 +106,7 @@ struct RunBench: AsyncParsableCommand {
         let calls = outcome.run.apiCalls
         let bound = Double(calls) * Double(latencyMs) / 1000 / Double(concurrency)
         let results: [String: Any] = [
-            "periods": periods, "enrollments": total, "events": ingested.stored, "drifted": drifted,
+            "scenario": scenario?.rawValue ?? "custom", "periods": periods, "enrollments": total, "events": ingested.stored, "drifted": drifted,
             "drift_found": outcome.run.driftCount, "latency_ms": latencyMs, "concurrency": concurrency,
             "wall_s": seconds, "api_calls": calls, "lower_bound_s": bound, "ratio_to_bound": bound > 0 ? seconds / bound : 0,
             "events_per_s": Double(ingested.stored) / seconds, "peak_memory_mb": peakMemoryMB(), "memory_before_mb": memoryBefore,
