@@ -74,7 +74,23 @@ import TestSupport
         let simulator = Self.simulator()
         simulator.settings.nextStatuses = [503]
         simulator.settings.retryAfterSeconds = 0
+        // While it runs, no process on the machine has the key in its arguments.
+        let watching = Task {
+            var seen = 0
+            while !Task.isCancelled {
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where entry.allSatisfy(\.isNumber) {
+                    guard let cmdline = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+                    let text = String(decoding: cmdline, as: UTF8.self)
+                    if text.contains("dreamclass-reconcile") { seen += 1 }
+                    #expect(!text.contains(Self.apiKey))
+                }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return seen
+        }
         let result = try await reconcile(["run", "--report", "-", "--log-format", "json", "--log-level", "debug"], simulator: simulator)
+        watching.cancel()
+        #expect(await watching.value > 0)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
         let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }

@@ -34,8 +34,11 @@ public enum Command {
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func quote(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let assignments = environment.map { "\($0.key)=\(quote($0.value))" }.joined(separator: " ")
-        let command = "\(assignments) \(quote(executable.contains("/") ? executable : buildDirectory + "/" + executable)) \(arguments.map(quote).joined(separator: " "))"
+        // The environment goes through a file the shell reads, not the command line: a secret in
+        // it must not show in any process's arguments.
+        let exports = environment.map { "export \($0.key)=\(quote($0.value))\n" }.joined()
+        FileManager.default.createFile(atPath: directory + "/env", contents: Data(exports.utf8), attributes: [.posixPermissions: 0o600])
+        let command = ". \(quote(directory + "/env")); exec \(quote(executable.contains("/") ? executable : buildDirectory + "/" + executable)) \(arguments.map(quote).joined(separator: " "))"
             + " </dev/null >\(quote(directory + "/out")) 2>\(quote(directory + "/err"))"
         let raw = system(command)
         let status = raw >= 0 ? (raw >> 8) & 0xff : raw
