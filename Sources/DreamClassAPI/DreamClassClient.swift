@@ -64,11 +64,9 @@ public final class DreamClassClient: Sendable {
         var rows: [Row] = []
         var page = configuration.firstPage
         for _ in 0..<configuration.maxPages {
-            var query: [(String, String)] = []
-            if configuration.pageSize > 0 || page != configuration.firstPage {
-                query = [("page", String(page)), ("size", String(max(configuration.pageSize, 1)))]
-            }
-            let pageURL = url(path, query: configuration.pageSize > 0 || page != configuration.firstPage ? query : [])
+            // Paging is asked for when configured, and followed whenever the server pages anyway.
+            let paged = configuration.pageSize > 0 || page != configuration.firstPage
+            let pageURL = url(path, query: paged ? [("page", String(page)), ("size", String(max(configuration.pageSize, 1)))] : [])
             let result = try await fetch(operation, url: pageURL, notFoundIsValue: false) { body, url in
                 try Self.decode(ListPage<Row>.self, from: body, url: url)
             }

@@ -81,6 +81,12 @@ public struct Migrator: Sendable {
         let applied = try appliedVersions(connection)
         return migrations.allSatisfy { applied[$0.version] != nil }
     }
+
+    /// Throws ``MigrationError/notUpToDate(schema:)`` unless every bundled migration is applied:
+    /// the jobs refuse to work on a store older than they are.
+    public func requireUpToDate(_ connection: Connection) throws {
+        guard try isUpToDate(connection) else { throw MigrationError.notUpToDate(schema: schema) }
+    }
 }
 
 /// Why migrating stopped.
@@ -91,6 +97,8 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
     case unknownVersion(version: Int, name: String, schema: String)
     /// A file's SQL failed; nothing of it was applied.
     case failed(name: String, error: PostgresError)
+    /// The store is missing or older than this binary.
+    case notUpToDate(schema: String)
 
     public var description: String {
         switch self {
@@ -102,6 +110,8 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
                 + "it was migrated by a newer dreamclass-reconcile"
         case .failed(let name, let error):
             "migration \(name) failed and was rolled back: \(error)"
+        case .notUpToDate(let schema):
+            "the event store in schema \"\(schema)\" is missing or out of date: run `dreamclass-reconcile migrate` first"
         }
     }
 }

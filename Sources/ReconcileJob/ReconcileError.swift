@@ -2,15 +2,11 @@
 public enum ReconcileError: Error, Sendable, CustomStringConvertible {
     /// Another run of the same tenant holds the lock.
     case locked(tenant: String)
-    /// The event store is missing or older than this binary.
-    case storeNotReady(schema: String)
 
     public var description: String {
         switch self {
         case .locked(let tenant):
             "another reconciliation of tenant \"\(tenant)\" is running (it holds the lock); not starting a second one"
-        case .storeNotReady(let schema):
-            "the event store in schema \"\(schema)\" is missing or out of date: run `dreamclass-reconcile migrate` first"
         }
     }
 }

@@ -70,9 +70,7 @@ public struct ReconcileJob: Sendable {
     public func run(connection: Connection, lockConnection: Connection, client: DreamClassClient, now: Date = Date()) async throws -> Outcome {
         let clock = ContinuousClock.now
         let store = RunStore(schema: options.schema)
-        guard try Migrator(schema: options.schema, logger: logger).isUpToDate(connection) else {
-            throw ReconcileError.storeNotReady(schema: options.schema)
-        }
+        try Migrator(schema: options.schema, logger: logger).requireUpToDate(connection)
         guard let lock = try RunLock.acquire(schema: options.schema, tenant: options.tenant, connection: lockConnection) else {
             throw ReconcileError.locked(tenant: options.tenant)
         }
@@ -120,8 +118,7 @@ public struct ReconcileJob: Sendable {
 
         let previous = try store.previousComplete(tenant: options.tenant, scope: options.scope.key, before: options.dryRun ? nil : runID, on: connection)
         let students = options.skipStudentDetails ? [:] : await lookUpStudents(Set(result.items.compactMap(\.studentID)), client: client, logger: logger)
-        let names = Dictionary(inScope.map { ($0.id, $0.name) }, uniquingKeysWith: { $1 })
-            .merging(Dictionary(school.map { ($0.id, $0.name) }, uniquingKeysWith: { $1 })) { $1 }
+        let names = Dictionary((inScope + school).map { ($0.id, $0.name) }, uniquingKeysWith: { $1 ?? $0 })
 
         var record = RunRecord(runID: runID, tenant: options.tenant, scope: options.scope.key, startedAt: now)
         let items = result.items.map { item -> StoredDriftItem in

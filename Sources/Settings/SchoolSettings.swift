@@ -16,7 +16,6 @@ public struct SchoolSettings: Sendable {
     public var deliverPasswordFile: String?
     public var webhookSecretFile: String?
     public var reportDirectory = "reports"
-    public var keepReportsDays = 30
 
     public init(name: String, api: DreamClassConfiguration) {
         self.name = name

@@ -41,7 +41,7 @@ public struct SettingsFile: Sendable {
         "base_url": "text", "school_code": "text", "tenant": "text", "api_key_file": "text",
         "scope": "text", "periods": "list", "settle": "text", "backfill": "flag", "max_deletes": "text",
         "deliver": "text", "deliver_user": "text", "deliver_password_file": "text", "webhook_secret_file": "text",
-        "report_dir": "text", "keep_reports_days": "number", "concurrency": "number", "max_rps": "number",
+        "report_dir": "text", "concurrency": "number", "max_rps": "number",
         "timeout": "number", "page_size": "number", "path_periods": "text", "path_period_students": "text",
         "path_student": "text",
     ]
@@ -174,7 +174,6 @@ public struct SettingsFile: Sendable {
         settings.deliverPasswordFile = text("deliver_password_file")
         settings.webhookSecretFile = text("webhook_secret_file")
         if let value = text("report_dir") { settings.reportDirectory = value }
-        if let value = number("keep_reports_days") { settings.keepReportsDays = Int(value) }
         return settings
     }
 }

@@ -50,10 +50,7 @@ struct IngestCommand: AsyncParsableCommand {
             guard writers >= 1 else { throw ValidationError("--writers must be at least 1") }
             let connections = try (0..<writers).map { _ in try global.connect(logger: logger) }
             let connection = connections[0]
-            let migrator = Migrator(schema: global.resolvedSchema, logger: logger)
-            guard try migrator.isUpToDate(connection) else {
-                throw StoreNotReady(schema: global.resolvedSchema)
-            }
+            try Migrator(schema: global.resolvedSchema, logger: logger).requireUpToDate(connection)
             var reader = LineReader(handle: handle)
             let ingester = Ingester(
                 schema: global.resolvedSchema, source: .ingest, signature: signature,
@@ -66,10 +63,3 @@ struct IngestCommand: AsyncParsableCommand {
 }
 
 extension WebhookSignature.KeyEncoding: ExpressibleByArgument {}
-
-struct StoreNotReady: Error, CustomStringConvertible {
-    var schema: String
-    var description: String {
-        "the event store in schema \"\(schema)\" is missing or out of date: run `dreamclass-reconcile migrate` first"
-    }
-}

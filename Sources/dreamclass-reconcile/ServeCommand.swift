@@ -40,9 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let settings = global
         try exitOnFailure {
-            guard try Migrator(schema: settings.resolvedSchema, logger: logger).isUpToDate(try settings.connect(logger: logger)) else {
-                throw StoreNotReady(schema: settings.resolvedSchema)
-            }
+            try Migrator(schema: settings.resolvedSchema, logger: logger).requireUpToDate(try settings.connect(logger: logger))
         }
         let receiver = WebhookReceiver(options: options, logger: logger) { try settings.connect(logger: logger) }
         let (host, path) = (self.host, options.path)

@@ -19,9 +19,7 @@ import Timestamps
     let connection: Connection
 
     init() throws {
-        database = try TestPostgres.makeDatabase("fill")
-        connection = try database.connect()
-        try Migrator(schema: "dreamclass").migrate(connection)
+        (database, connection) = try TestPostgres.makeStore("fill")
     }
 
     func ingest(_ lines: [String]) throws {

@@ -19,9 +19,7 @@ import TestSupport
     let connection: Connection
 
     init() throws {
-        database = try TestPostgres.makeDatabase("fault")
-        connection = try database.connect()
-        try Migrator(schema: "dreamclass").migrate(connection)
+        (database, connection) = try TestPostgres.makeStore("fault")
         try connection.ingest(Self.scenario.storedWebhooks)
     }
 

@@ -18,9 +18,7 @@ import TestSupport
     let connection: Connection
 
     init() throws {
-        database = try TestPostgres.makeDatabase("serve")
-        connection = try database.connect()
-        try Migrator(schema: "dreamclass").migrate(connection)
+        (database, connection) = try TestPostgres.makeStore("serve")
     }
 
     func receiver(database: TestDatabase? = nil, maxBody: Int = 1 << 20) -> WebhookReceiver {

@@ -18,9 +18,7 @@ import Timestamps
     let connection: Connection
 
     init() throws {
-        database = try TestPostgres.makeDatabase("job")
-        connection = try database.connect()
-        try Migrator(schema: "dreamclass").migrate(connection)
+        (database, connection) = try TestPostgres.makeStore("job")
     }
 
     func ingest(_ lines: [String]) throws {

@@ -13,3 +13,13 @@ extension Connection {
         return try Ingester(schema: schema).ingest(&reader, sourceName: "test.jsonl", into: self)
     }
 }
+
+extension TestPostgres {
+    /// A new database with the event store migrated into schema `dreamclass`, and a connection to it.
+    public static func makeStore(_ label: String) throws -> (TestDatabase, Connection) {
+        let database = try makeDatabase(label)
+        let connection = try database.connect()
+        try Migrator(schema: "dreamclass").migrate(connection)
+        return (database, connection)
+    }
+}
