@@ -27,7 +27,10 @@ public struct LocalEventReader: Sendable {
 
     public init(schema: String) { self.schema = schema }
 
-    public func read(tenant: String, from connection: Connection) throws -> Outcome {
+    /// - Parameter settled: when given, the events come in enrollment order and this is called
+    ///   with each enrollment's final state as soon as its last event has gone by, so that work
+    ///   that depends on it (looking up students) can start while the fold goes on.
+    public func read(tenant: String, from connection: Connection, settled: ((Int, EventFold.State) -> Void)? = nil) throws -> Outcome {
         let table = "\(quoteIdentifier(schema)).webhook_events"
         var outcome = Outcome(fold: EventFold())
         outcome.otherEvents = try connection.query(
@@ -44,6 +47,10 @@ public struct LocalEventReader: Sendable {
             FROM \(table)
             WHERE tenant = $1 AND event_type IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')
             """
+            // In enrollment order straight from the partial index, whose predicate the LIKE
+            // repeats: rows then flow from the first one on, not after a sort of them all.
+            + (settled == nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY payload->'data'->'id'")
+        var current: Int?
         try connection.withSession { session in
             try session.stream(sql, [tenant]) { row in
                 let eventID: UUID = try row.decode(at: 0)
@@ -73,9 +80,14 @@ public struct LocalEventReader: Sendable {
                     }
                     record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
                 }
+                if let settled, let previous = current, previous != id, let state = outcome.fold.states[previous] {
+                    settled(previous, state)
+                }
+                current = id
                 outcome.fold.add(LocalEvent(eventID: eventID, kind: kind, timeMillis: millis, enrollmentID: id, record: record))
             }
         }
+        if let settled, let last = current, let state = outcome.fold.states[last] { settled(last, state) }
         return outcome
     }
 }

@@ -103,21 +103,29 @@ public struct ReconcileJob: Sendable {
     private func reconcile(
         runID: Int64, connection: Connection, client: DreamClassClient, store: RunStore, now: Date, logger: Logger
     ) async throws -> Outcome {
-        // The rosters are read while the events are folded: the one waits on DreamClass, the
-        // other on PostgreSQL, and the fold runs on a thread of its own so that it does not hold
-        // one of the few threads the HTTP responses need.
-        async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), logger: logger)
+        // The rosters are read while the events are folded, in enrollment order: as each
+        // enrollment's last event goes by and its roster row is in, a drifted one's student is
+        // looked up at once, so the GetStudent calls overlap the fold instead of following it. The
+        // fold runs on a thread of its own (libpq blocks), leaving the cooperative threads to the
+        // HTTP answers.
+        let index = RosterIndex()
+        async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), index: index, logger: logger)
+        let lookups = options.skipStudentDetails ? nil : StudentLookups(client: client, logger: logger, progress: options.progress)
         let (schema, tenant) = (options.schema, options.tenant)
-        let local = try await onThread { try LocalEventReader(schema: schema).read(tenant: tenant, from: connection) }
-        logger.info("events folded", metadata: ["events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)"])
+        let local = try await onThread {
+            try LocalEventReader(schema: schema).read(tenant: tenant, from: connection, settled: lookups.map { lookups in
+                { id, state in if let student = Self.driftedStudent(state, remote: index.row(id)) { lookups.request(student) } }
+            })
+        }
         let (school, inScope, reads) = try await remote
+        logger.info("events folded", metadata: ["events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)"])
         let roster = RemoteRoster(periods: inScope, reads: reads, scopeIsAllPeriods: options.scope == .all)
         let known = try store.knownPeriods(tenant: options.tenant, on: connection)
         let result = Reconciler(settleCutoff: now.addingTimeInterval(-options.settle.seconds))
             .reconcile(local: local.fold.states, roster: roster, knownPeriods: known)
 
         let previous = try store.previousComplete(tenant: options.tenant, scope: options.scope.key, before: options.dryRun ? nil : runID, on: connection)
-        let students = options.skipStudentDetails ? [:] : await lookUpStudents(Set(result.items.compactMap(\.studentID)), client: client, logger: logger)
+        let students = await lookups?.finish(with: Set(result.items.compactMap(\.studentID))) ?? [:]
         let names = Dictionary((inScope + school).map { ($0.id, $0.name) }, uniquingKeysWith: { $1 ?? $0 })
 
         var record = RunRecord(runID: runID, tenant: options.tenant, scope: options.scope.key, startedAt: now)
@@ -166,10 +174,10 @@ public struct ReconcileJob: Sendable {
 
     /// The school's periods, the ones in scope, and their rosters. Ids asked for that the school
     /// does not have count as periods that could not be read.
-    private func readRemote(client: DreamClassClient, today: String, logger: Logger) async throws -> ([Period], [Period], [Int: RemoteRoster.Read]) {
+    private func readRemote(client: DreamClassClient, today: String, index: RosterIndex, logger: Logger) async throws -> ([Period], [Period], [Int: RemoteRoster.Read]) {
         let school = try await client.periods()
         let (periods, unknown) = options.scope.select(from: school, today: today)
-        var reads = await readRosters(periods, client: client, logger: logger)
+        var reads = await readRosters(periods, client: client, index: index, logger: logger)
         var inScope = periods
         for id in unknown {
             reads[id] = .failed("period \(id) is not in the school's period list")
@@ -179,7 +187,7 @@ public struct ReconcileJob: Sendable {
     }
 
     /// Every period's roster, at once: the client bounds the requests in flight.
-    private func readRosters(_ periods: [Period], client: DreamClassClient, logger: Logger) async -> [Int: RemoteRoster.Read] {
+    private func readRosters(_ periods: [Period], client: DreamClassClient, index: RosterIndex, logger: Logger) async -> [Int: RemoteRoster.Read] {
         await withTaskGroup(of: (Int, RemoteRoster.Read).self) { group in
             for period in periods {
                 group.addTask {
@@ -198,6 +206,7 @@ public struct ReconcileJob: Sendable {
             progress.periodsTotal = periods.count
             for await (id, read) in group {
                 reads[id] = read
+                if case .complete(let rows) = read { index.add(rows) }
                 progress.periodsRead += 1
                 options.progress?(progress)
             }
@@ -205,28 +214,14 @@ public struct ReconcileJob: Sendable {
         }
     }
 
-    /// GetStudent once per distinct student, concurrently. A lookup that fails leaves the
-    /// report's name empty; it does not fail the run.
-    private func lookUpStudents(_ ids: Set<Int>, client: DreamClassClient, logger: Logger) async -> [Int: StudentLookup] {
-        await withTaskGroup(of: (Int, StudentLookup?).self) { group in
-            for id in ids {
-                group.addTask {
-                    do { return (id, try await client.student(id: id)) } catch {
-                        logger.warning("student details could not be read", metadata: ["student": "\(id)", "error": "\(error)"])
-                        return (id, nil)
-                    }
-                }
-            }
-            var found: [Int: StudentLookup] = [:]
-            var progress = RunProgress()
-            progress.studentsTotal = ids.count
-            for await (id, lookup) in group {
-                if let lookup { found[id] = lookup }
-                progress.studentsLookedUp += 1
-                options.progress?(progress)
-            }
-            return found
-        }
+    /// The student to look up early when an enrollment's local state, now final, differs from
+    /// DreamClass's row. A guess only: the classification at the end decides, and asks for any
+    /// student missed here (creates, deletes).
+    static func driftedStudent(_ state: EventFold.State, remote: Enrollment?) -> Int? {
+        guard let remote else { return nil }
+        guard let local = state.record, let instant = remote.addedAtInstant else { return remote.studentId }
+        let row = EnrollmentRecord(studentID: remote.studentId, active: remote.active, addedAt: remote.addedAt, addedAtInstant: instant)
+        return local.changedFields(comparedWith: row).isEmpty ? nil : remote.studentId
     }
 
     private func stored(_ item: DriftItem, runID: Int64, periodName: String?, student: StudentLookup?, firstSeen: Int64) -> StoredDriftItem {
