@@ -95,7 +95,13 @@ public struct ReconcileJob: Sendable {
             outcome.seconds = (ContinuousClock.now - clock).seconds
             return outcome
         } catch {
-            if !options.dryRun { try? store.fail(runID: runID, error: "\(error)", on: connection) }
+            if !options.dryRun {
+                // The run's own connection may be what broke: the lock's connection writes it then.
+                let failure = "\(error)"
+                do { try store.fail(runID: runID, error: failure, on: connection) } catch {
+                    try? store.fail(runID: runID, error: failure, on: lockConnection)
+                }
+            }
             throw error
         }
     }
