@@ -1,5 +1,4 @@
 import DreamClassAPI
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
