@@ -25,7 +25,12 @@ import Glibc
         let port = 20_000 + Int.random(in: 0..<20_000)
         let pidFile = "\(directory)/pid"
         _ = await Command.run("/bin/sh", ["-c", "openssl s_server -quiet -accept \(port) -cert \(directory)/cert.pem -key \(directory)/key.pem -www </dev/null >/dev/null 2>&1 & echo $! > \(pidFile)"])
-        try await Task.sleep(for: .milliseconds(500))
+        // Wait until it accepts connections (s_client connects whatever it thinks of the certificate).
+        for _ in 0..<40 {
+            let probe = await Command.run("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(port) </dev/null"])
+            if probe.status == 0 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
         let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         return ("https://127.0.0.1:\(port)/dreamclassapi/v1", "\(directory)/cert.pem", {
             if let number = Int32(pid) { kill(number, SIGTERM) }
