@@ -11,8 +11,6 @@ public final class CallStatistics: Sendable {
 
         /// All HTTP requests made.
         public var totalCalls: Int { calls.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
-
-        public func calls(_ operation: APIOperation) -> Int { calls[operation, default: [:]].values.reduce(0, +) }
     }
 
     private let state = Mutex(Snapshot())

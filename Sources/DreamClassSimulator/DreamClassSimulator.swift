@@ -87,10 +87,6 @@ public final class DreamClassSimulator: Sendable {
 
     public var statistics: SimulatorStatistics { state.withLock { $0.statistics } }
 
-    public func resetStatistics() {
-        state.withLock { $0.statistics = SimulatorStatistics() }
-    }
-
     // MARK: - Answering
 
     private enum Fault { case none, tooManyRequests, serverError(Int), slow, malformed }

@@ -225,8 +225,7 @@ public struct ReconcileJob: Sendable {
     /// student missed here (creates, deletes).
     static func driftedStudent(_ state: EventFold.State, remote: Enrollment?) -> Int? {
         guard let remote else { return nil }
-        guard let local = state.record, let instant = remote.addedAtInstant else { return remote.studentId }
-        let row = EnrollmentRecord(studentID: remote.studentId, active: remote.active, addedAt: remote.addedAt, addedAtInstant: instant)
+        guard let local = state.record, let row = EnrollmentRecord(remote) else { return remote.studentId }
         return local.changedFields(comparedWith: row).isEmpty ? nil : remote.studentId
     }
 

@@ -1,3 +1,4 @@
+import DreamClassAPI
 import Foundation
 
 /// One stored `STUDENT_PERIOD_*` event, as the fold needs it.
@@ -66,6 +67,12 @@ public struct EnrollmentRecord: Sendable, Equatable {
         self.active = active
         self.addedAt = addedAt
         self.addedAtInstant = addedAtInstant
+    }
+
+    /// The compared fields of a roster row or webhook `data`; `nil` when `addedAt` is no date-time.
+    public init?(_ enrollment: Enrollment) {
+        guard let instant = enrollment.addedAtInstant else { return nil }
+        self.init(studentID: enrollment.studentId, active: enrollment.active, addedAt: enrollment.addedAt, addedAtInstant: instant)
     }
 
     /// The API field names that differ from `other`, in the report's order.

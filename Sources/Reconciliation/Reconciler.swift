@@ -47,9 +47,7 @@ public struct Reconciler: Sendable {
         for period in roster.periods {
             guard case .complete(let rows) = roster.reads[period.id] else { continue }
             for row in rows {
-                remote[row.id] = (period.id, row.addedAtInstant.map {
-                    EnrollmentRecord(studentID: row.studentId, active: row.active, addedAt: row.addedAt, addedAtInstant: $0)
-                })
+                remote[row.id] = (period.id, EnrollmentRecord(row))
                 result.learnedPeriods[row.id] = period.id
             }
         }
