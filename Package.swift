@@ -148,7 +148,11 @@ let package = Package(
         // The test suites' throwaway PostgreSQL server, a database per suite.
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "PostgresServer", "EventStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Postgres", "PostgresServer", "EventStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "DreamClassSimulator", "Timestamps"]),

@@ -22,10 +22,6 @@ import Timestamps
         (database, connection) = try TestPostgres.makeStore("fill")
     }
 
-    func ingest(_ lines: [String]) throws {
-        try connection.ingest(lines)
-    }
-
     func reconcile(_ school: School, settle: Duration = .seconds(900), at now: Date = BackfillTests.now) async throws -> ReconcileJob.Outcome {
         let simulator = DreamClassSimulator(school: school, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant))
         let url = try await simulator.start()
@@ -44,7 +40,7 @@ import Timestamps
     }
 
     @Test func backfillTwiceStoresEachEventOnceAndCloses() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         let run = try await reconcile(Self.scenario.schoolAfter)
         #expect(run.items.count == 10)
         let first = try await BackfillJob(options: .init(schema: "dreamclass", runID: run.run.runID)).run(connection: connection)
@@ -67,7 +63,7 @@ import Timestamps
 
     @Test func aBackfillStoppedBetweenBatchesAndRunAgainStoresExactlyOnce() async throws {
         struct Killed: Error {}
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         let run = try await reconcile(Self.scenario.schoolAfter)
         var options = BackfillJob.Options(schema: "dreamclass", runID: run.run.runID)
         options.batchSize = 3
@@ -84,7 +80,7 @@ import Timestamps
     }
 
     @Test func aDryRunShowsWhatWouldBeWrittenAndWritesNothing() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         let run = try await reconcile(Self.scenario.schoolAfter)
         var options = BackfillJob.Options(schema: "dreamclass", runID: run.run.runID)
         options.dryRun = true
@@ -99,11 +95,11 @@ import Timestamps
     }
 
     @Test func aNewerRealEventIsNotOverwritten() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         let run = try await reconcile(Self.scenario.schoolAfter)
         let updated = try #require(run.items.first { $0.kind == "missed_update" })
         let row = Enrollment(id: updated.studentPeriodID, studentId: updated.remoteStudentID!, active: !updated.remoteActive!, addedAt: updated.remoteAddedAt!)
-        try ingest([WebhookEnvelope.body(id: UUID(), type: "STUDENT_PERIOD_UPDATED", tenant: Self.tenant,
+        try connection.ingest([WebhookEnvelope.body(id: UUID(), type: "STUDENT_PERIOD_UPDATED", tenant: Self.tenant,
                                          timestampMillis: Int64(Date().timeIntervalSince1970 * 1000), signature: nil, data: row)])
         let outcome = try await BackfillJob(options: .init(schema: "dreamclass", runID: run.run.runID)).run(connection: connection)
         #expect(outcome.entries.first { $0.studentPeriodID == updated.studentPeriodID }?.outcome == .skippedNewerEvent)
@@ -112,7 +108,7 @@ import Timestamps
     }
 
     @Test func theMassDeleteGuardHoldsThenReleases() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         // A first run learns each enrollment's period; then DreamClass loses a quarter of one period.
         _ = try await reconcile(Self.scenario.schoolAfter)
         var shrunk = Self.scenario.schoolAfter
@@ -137,7 +133,7 @@ import Timestamps
     }
 
     @Test func anEmptyRosterHoldsItsDeletesWhateverTheLimit() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         _ = try await reconcile(Self.scenario.schoolAfter)
         var emptied = Self.scenario.schoolAfter
         let period = Self.school.periods[2].id
@@ -150,7 +146,7 @@ import Timestamps
     }
 
     @Test func deliveryIsSignedRetriedAndResumed() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         let run = try await reconcile(Self.scenario.schoolAfter)
         let secret = Data("school secret \(UUID())".utf8).base64EncodedString()
         let signature = try WebhookSignature(secret: secret, encoding: .base64)

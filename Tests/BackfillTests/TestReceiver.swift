@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Synchronization
+import TestSupport
 
 /// A school's webhook endpoint for the tests: checks Basic auth and the signature, fails the first
 /// deliveries on purpose, and keeps what it accepted.
@@ -20,7 +21,7 @@ final class TestReceiver: Sendable {
     let user: String
     let password: String
     let signature: WebhookSignature
-    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let server = Mutex<TestHTTPServer?>(nil)
 
     init(failFirst: Int, user: String, password: String, signature: WebhookSignature) {
         state = Mutex(State(failFirst: failFirst))
@@ -31,42 +32,33 @@ final class TestReceiver: Sendable {
 
     /// Starts listening; returns the URL to deliver to.
     func start() async throws -> String {
-        let (ports, continuation) = AsyncStream<Int?>.makeStream()
         let expectedAuth = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
-        let app = Application(
-            responder: CallbackResponder { [self] (request: Request, _: BasicRequestContext) in
-                let body = try await request.body.collect(upTo: 1 << 20)
-                let text = String(buffer: body)
-                let envelope = try? WebhookEnvelope.validate(Array(text.utf8))
-                return state.withLock { state -> Response in
-                    state.attempts += 1
-                    guard request.headers[.authorization] == expectedAuth else {
-                        state.rejectedAuth += 1
-                        return Response(status: .unauthorized)
-                    }
-                    guard let envelope, signature.isValid(signature: envelope.signature, eventID: envelope.rawID) else {
-                        state.rejectedSignature += 1
-                        return Response(status: .unauthorized)
-                    }
-                    if state.failFirst > 0 || state.alwaysFail.contains(envelope.rawID) {
-                        state.failFirst -= 1
-                        return Response(status: .serviceUnavailable)
-                    }
-                    state.accepted.append(envelope.rawID)
-                    return Response(status: .ok)
+        let http = TestHTTPServer { [self] request in
+            let text = (try? await request.body.collect(upTo: 1 << 20)).map { String(buffer: $0) } ?? ""
+            let envelope = try? WebhookEnvelope.validate(Array(text.utf8))
+            return state.withLock { state -> Response in
+                state.attempts += 1
+                guard request.headers[.authorization] == expectedAuth else {
+                    state.rejectedAuth += 1
+                    return Response(status: .unauthorized)
                 }
-            },
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port); continuation.finish() }
-        )
-        task.withLock { $0 = Task { try await app.run() } }
-        for await port in ports { if let port { return "http://127.0.0.1:\(port)/webhooks/dreamclass" } }
-        throw CancellationError()
+                guard let envelope, signature.isValid(signature: envelope.signature, eventID: envelope.rawID) else {
+                    state.rejectedSignature += 1
+                    return Response(status: .unauthorized)
+                }
+                if state.failFirst > 0 || state.alwaysFail.contains(envelope.rawID) {
+                    state.failFirst -= 1
+                    return Response(status: .serviceUnavailable)
+                }
+                state.accepted.append(envelope.rawID)
+                return Response(status: .ok)
+            }
+        }
+        server.withLock { $0 = http }
+        return try await http.start() + "/webhooks/dreamclass"
     }
 
     func stop() async {
-        let running = task.withLock { $0 }
-        running?.cancel()
-        _ = try? await running?.value
+        await server.withLock { $0 }?.stop()
     }
 }

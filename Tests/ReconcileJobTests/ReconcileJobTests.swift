@@ -21,10 +21,6 @@ import Timestamps
         (database, connection) = try TestPostgres.makeStore("job")
     }
 
-    func ingest(_ lines: [String]) throws {
-        try connection.ingest(lines)
-    }
-
     /// Runs the job once against `simulator`.
     func run(_ simulator: DreamClassSimulator, _ options: ReconcileJob.Options? = nil, maxAttempts: Int = 2) async throws -> ReconcileJob.Outcome {
         let url = try await simulator.start()
@@ -56,7 +52,7 @@ import Timestamps
     static let scenario = OutageScenario.make(school: school, tenant: tenant, outageChanges: 3, seed: 5, now: now)
 
     @Test func findsEveryKindOfDriftAndRecordsTheRun() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         let report = FileManager.default.temporaryDirectory.appending(path: "drift-\(UUID().uuidString).csv").path
         defer { try? FileManager.default.removeItem(atPath: report) }
         let outcome = try await run(Self.simulator(Self.scenario.schoolAfter) { $0.pageSize = 15 },
@@ -83,7 +79,7 @@ import Timestamps
     }
 
     @Test func aFailingPeriodIsIncompleteAndNeverAFalseDelete() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         // The outage's deletes are all in some periods; make every one of those periods fail.
         let failing = Set(Self.school.enrollments.filter { _, rows in rows.contains { Self.scenario.expectedMissedDeletes.contains($0.id) } }.keys)
         let outcome = try await run(Self.simulator(Self.scenario.schoolAfter) { $0.failingPeriods = failing })
@@ -96,7 +92,7 @@ import Timestamps
     }
 
     @Test func aPeriodSubsetReconcilesOnlyThosePeriods() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         // A first full run teaches which period each enrollment belongs to.
         _ = try await run(Self.simulator(Self.scenario.schoolAfter))
         let period = Self.school.periods[1].id
@@ -125,7 +121,7 @@ import Timestamps
         school.enrollments[period]?.append(Enrollment(id: 9_001, studentId: 10_001, active: true,
                                                       addedAt: Timestamp.formatMilliseconds(Self.now.addingTimeInterval(-60))))
         let created = Self.scenario.storedWebhooks
-        try ingest(created)
+        try connection.ingest(created)
         let withWindow = try await run(Self.simulator(school), .init(schema: "dreamclass", tenant: Self.tenant, settle: .seconds(900)))
         #expect(!withWindow.items.contains { $0.studentPeriodID == 9_001 })
         #expect(withWindow.run.inFlight >= 1)
@@ -134,7 +130,7 @@ import Timestamps
     }
 
     @Test func driftIsNewThenPersistingThenResolved() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         let first = try await run(Self.simulator(Self.scenario.schoolAfter))
         #expect(first.run.newItems == first.items.count)
         #expect(first.run.persistingItems == 0)
@@ -142,7 +138,7 @@ import Timestamps
         // One missed create gets its webhook late; the rest persist.
         let repaired = Self.scenario.expectedMissedCreates[0]
         let row = Self.scenario.schoolAfter.enrollments.values.flatMap { $0 }.first { $0.id == repaired }!
-        try ingest([WebhookEnvelope.body(id: UUID(), type: "STUDENT_PERIOD_CREATED", tenant: Self.tenant,
+        try connection.ingest([WebhookEnvelope.body(id: UUID(), type: "STUDENT_PERIOD_CREATED", tenant: Self.tenant,
                                          timestampMillis: Int64(Self.now.timeIntervalSince1970 * 1000) - 3_600_000, signature: nil, data: row)])
         let second = try await run(Self.simulator(Self.scenario.schoolAfter))
         #expect(second.run.newItems == 0)
@@ -170,7 +166,7 @@ import Timestamps
     }
 
     @Test func aDryRunWritesNothing() async throws {
-        try ingest(Self.scenario.storedWebhooks)
+        try connection.ingest(Self.scenario.storedWebhooks)
         let outcome = try await run(Self.simulator(Self.scenario.schoolAfter), .init(schema: "dreamclass", tenant: Self.tenant, dryRun: true))
         #expect(outcome.items.count == 10)
         #expect(outcome.run.runID == 0)
@@ -181,7 +177,7 @@ import Timestamps
     }
 
     @Test func unusableAndUnsignedEventsAreLeftOutAndListed() async throws {
-        try ingest([
+        try connection.ingest([
             #"{"id":"\#(UUID().uuidString)","type":"STUDENT_PERIOD_CREATED","tenant":"job-school","timestamp":1,"data":{"id":"seven","studentId":1,"active":true,"addedAt":"2024-10-02T09:40:02.179+00:00"}}"#,
             #"{"id":"\#(UUID().uuidString)","type":"STUDENT_PERIOD_UPDATED","tenant":"job-school","timestamp":1,"data":{"id":7,"studentId":3,"active":"yes","addedAt":"2024-10-02T09:40:02Z"}}"#,
             #"{"id":"\#(UUID().uuidString)","type":"PAYMENT_CREATED","tenant":"job-school","timestamp":1,"data":{"id":7}}"#,

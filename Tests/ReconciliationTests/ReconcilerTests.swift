@@ -15,8 +15,7 @@ import Timestamps
     }
 
     static func event(_ kind: LocalEvent.Kind, _ row: Enrollment, at millis: Int64 = 1_790_000_000_000, id: UUID = UUID()) -> LocalEvent {
-        LocalEvent(eventID: id, kind: kind, timeMillis: millis, enrollmentID: row.id, record: kind == .deleted ? nil :
-            EnrollmentRecord(studentID: row.studentId, active: row.active, addedAt: row.addedAt, addedAtInstant: row.addedAtInstant!))
+        LocalEvent(eventID: id, kind: kind, timeMillis: millis, enrollmentID: row.id, record: kind == .deleted ? nil : EnrollmentRecord(row))
     }
 
     func reconcile(_ events: [LocalEvent], _ rows: [Enrollment], reads: [Int: RemoteRoster.Read]? = nil, periods: [Period] = [period],
