@@ -34,6 +34,23 @@ public final class DreamClassClient: Sendable {
         retry = RetryPolicy(maxAttempts: configuration.maxAttempts, base: configuration.backoffBase, cap: configuration.backoffCap)
     }
 
+    /// Runs `body` with a new client and shuts it down afterwards, whether `body` returns or throws
+    /// (a client dropped without `shutdown()` is a crash in AsyncHTTPClient's debug builds).
+    public static func withClient<T: Sendable>(
+        configuration: DreamClassConfiguration, logger: Logger = Logger(label: "dreamclass"),
+        _ body: (DreamClassClient) async throws -> T
+    ) async throws -> T {
+        let client = try DreamClassClient(configuration: configuration, logger: logger)
+        do {
+            let value = try await body(client)
+            try await client.shutdown()
+            return value
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
     /// Closes the connections. Call once, after the last request.
     public func shutdown() async throws {
         try await http.shutdown()

@@ -25,11 +25,12 @@ import Timestamps
     func reconcile(_ school: School, settle: Duration = .seconds(900), at now: Date = BackfillTests.now) async throws -> ReconcileJob.Outcome {
         let simulator = DreamClassSimulator(school: school, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant))
         let url = try await simulator.start()
-        let client = try DreamClassClient(configuration: DreamClassConfiguration(baseURL: url, apiKey: "k", schoolCode: "S", tenant: Self.tenant, maxAttempts: 2))
         defer { Task { await simulator.stop() } }
-        let outcome = try await ReconcileJob(options: .init(schema: "dreamclass", tenant: Self.tenant, settle: settle))
-            .run(connection: connection, lockConnection: try database.connect(), client: client, now: now)
-        try await client.shutdown()
+        let configuration = DreamClassConfiguration(baseURL: url, apiKey: "k", schoolCode: "S", tenant: Self.tenant, maxAttempts: 2)
+        let outcome = try await DreamClassClient.withClient(configuration: configuration) { client in
+            try await ReconcileJob(options: .init(schema: "dreamclass", tenant: Self.tenant, settle: settle))
+                .run(connection: connection, lockConnection: try database.connect(), client: client, now: now)
+        }
         await simulator.stop()
         return outcome
     }

@@ -63,10 +63,10 @@ import Glibc
         try connection.ingest(OutageScenario.make(school: school, tenant: tenant, outageChanges: 1).storedWebhooks)
         let simulator = DreamClassSimulator(school: school, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: tenant))
         let url = try await simulator.start()
-        let client = try DreamClassClient(configuration: DreamClassConfiguration(baseURL: url, apiKey: "k", schoolCode: "S", tenant: tenant))
-        let outcome = try await ReconcileJob(options: .init(schema: "dreamclass", tenant: tenant))
-            .run(connection: connection, lockConnection: try database.connect(), client: client)
-        try await client.shutdown()
+        let outcome = try await DreamClassClient.withClient(configuration: DreamClassConfiguration(baseURL: url, apiKey: "k", schoolCode: "S", tenant: tenant)) { client in
+            try await ReconcileJob(options: .init(schema: "dreamclass", tenant: tenant))
+                .run(connection: connection, lockConnection: try database.connect(), client: client)
+        }
         await simulator.stop()
         #expect(outcome.run.tenant == tenant)
         #expect(try connection.query("SELECT count(*) FROM dreamclass.webhook_events WHERE tenant = $1", [tenant]).first?.decode(Int.self, at: 0) ?? 0 > 0)

@@ -107,11 +107,10 @@ import TestSupport
         let simulator = DreamClassSimulator(school: scenario.schoolAfter, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: "serve-school"))
         let api = try await simulator.start()
         func reconcile(at time: Date, settle: Duration) async throws -> ReconcileJob.Outcome {
-            let client = try DreamClassClient(configuration: DreamClassConfiguration(baseURL: api, apiKey: "k", schoolCode: "S", tenant: "serve-school"))
-            let outcome = try await ReconcileJob(options: .init(schema: "dreamclass", tenant: "serve-school", settle: settle))
-                .run(connection: connection, lockConnection: try database.connect(), client: client, now: time)
-            try await client.shutdown()
-            return outcome
+            try await DreamClassClient.withClient(configuration: DreamClassConfiguration(baseURL: api, apiKey: "k", schoolCode: "S", tenant: "serve-school")) { client in
+                try await ReconcileJob(options: .init(schema: "dreamclass", tenant: "serve-school", settle: settle))
+                    .run(connection: connection, lockConnection: try database.connect(), client: client, now: time)
+            }
         }
         let drift = try await reconcile(at: now, settle: .seconds(900))
         #expect(drift.items.count == 7)
