@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // The PostgreSQL C client. Only the `Postgres` target imports it.
@@ -28,12 +29,15 @@ let package = Package(
         ),
         // ISO 8601 date-times, parsed and printed without Foundation's slow formatters.
         .target(name: "Timestamps"),
+        // Writes that fail as errors, never traps: stdout/stderr, and whole files replaced atomically.
+        .target(name: "FileOutput"),
         .target(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
                 "Timestamps",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // A throwaway PostgreSQL server, for the tests and the demo.
@@ -66,7 +70,7 @@ let package = Package(
         ),
         // The reconciliation core: events and rosters in, drift out. No I/O.
         .target(name: "Reconciliation", dependencies: ["DreamClassAPI", "Timestamps"]),
-        .target(name: "Reports", dependencies: ["EventStore", "Timestamps"]),
+        .target(name: "Reports", dependencies: ["EventStore", "Timestamps", "FileOutput"]),
         // The configuration file of many schools (YAML), with the environment and flags over it.
         .target(
             name: "Settings",
@@ -79,17 +83,26 @@ let package = Package(
         .target(
             name: "Monitoring",
             dependencies: [
-                "EventStore", "Reports",
+                "EventStore", "Reports", "FileOutput",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Hummingbird applications served in-process, started and stopped gracefully.
+        .target(
+            name: "HTTPServing",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // `serve`: the webhook receiver that fills the event store.
         .target(
             name: "Receiver",
             dependencies: [
-                "Postgres", "DreamClassAPI",
+                "Postgres", "DreamClassAPI", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,7 +112,7 @@ let package = Package(
         .target(
             name: "ReconcileJob",
             dependencies: [
-                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Timestamps",
+                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Timestamps", "FileOutput",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -107,7 +120,7 @@ let package = Package(
         .target(
             name: "Backfill",
             dependencies: [
-                "Postgres", "DreamClassAPI", "EventStore", "Reports", "Timestamps",
+                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Timestamps",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -115,7 +128,7 @@ let package = Package(
         .target(
             name: "DreamClassSimulator",
             dependencies: [
-                "DreamClassAPI",
+                "DreamClassAPI", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -125,7 +138,7 @@ let package = Package(
             name: "dreamclass-reconcile",
             dependencies: [
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
-                "Reports", "Timestamps", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver",
+                "Reports", "Timestamps", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver", "FileOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,7 +162,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "Postgres", "PostgresServer", "EventStore",
+                "Postgres", "PostgresServer", "EventStore", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -195,7 +208,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
-        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "TestSupport"]),
+        .testTarget(name: "FileOutputTests", dependencies: ["FileOutput"]),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "DreamClassSimulator", "TestSupport"]),
         .testTarget(
             name: "DreamClassAPITests",
             dependencies: ["DreamClassAPI", "DreamClassSimulator", "TestSupport", .product(name: "Logging", package: "swift-log")]

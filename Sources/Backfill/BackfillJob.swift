@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import Logging
 import Postgres
+import Reconciliation
 import Reports
 import Timestamps
 

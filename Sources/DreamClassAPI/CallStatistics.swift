@@ -8,6 +8,8 @@ public final class CallStatistics: Sendable {
         public var calls: [APIOperation: [String: Int]] = [:]
         /// Tries after the first, over all calls.
         public var retries = 0
+        /// Lists read again because their pages disagreed.
+        public var rereads = 0
 
         /// All HTTP requests made.
         public var totalCalls: Int { calls.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
@@ -25,5 +27,9 @@ public final class CallStatistics: Sendable {
 
     func recordRetry() {
         state.withLock { $0.retries += 1 }
+    }
+
+    func recordReread() {
+        state.withLock { $0.rereads += 1 }
     }
 }

@@ -18,9 +18,15 @@ public final class DreamClassClient: Sendable {
     private let limiter: RequestLimiter
     private let retry: RetryPolicy
     private let logger: Logger
+    /// No call goes on past this: a retry that would wait beyond it fails at once, and a request
+    /// in flight is cut off at it. `nil`: calls end only by their own timeouts and tries.
+    public let deadline: ContinuousClock.Instant?
 
-    public init(configuration: DreamClassConfiguration, logger: Logger = Logger(label: "dreamclass")) throws {
+    public init(
+        configuration: DreamClassConfiguration, deadline: ContinuousClock.Instant? = nil, logger: Logger = Logger(label: "dreamclass")
+    ) throws {
         self.configuration = configuration
+        self.deadline = deadline
         self.logger = logger
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.certificateVerification = .fullVerification
@@ -37,10 +43,10 @@ public final class DreamClassClient: Sendable {
     /// Runs `body` with a new client and shuts it down afterwards, whether `body` returns or throws
     /// (a client dropped without `shutdown()` is a crash in AsyncHTTPClient's debug builds).
     public static func withClient<T: Sendable>(
-        configuration: DreamClassConfiguration, logger: Logger = Logger(label: "dreamclass"),
+        configuration: DreamClassConfiguration, deadline: ContinuousClock.Instant? = nil, logger: Logger = Logger(label: "dreamclass"),
         _ body: (DreamClassClient) async throws -> T
     ) async throws -> T {
-        let client = try DreamClassClient(configuration: configuration, logger: logger)
+        let client = try DreamClassClient(configuration: configuration, deadline: deadline, logger: logger)
         do {
             let value = try await body(client)
             try await client.shutdown()
@@ -58,12 +64,13 @@ public final class DreamClassClient: Sendable {
 
     /// GetSchoolPeriods: every period of the school.
     public func periods() async throws -> [Period] {
-        try await list(.listPeriods, path: configuration.paths.periods)
+        try await list(.listPeriods, path: configuration.paths.periods, id: \.id)
     }
 
-    /// GetPeriodStudents: every enrollment of a period, all pages.
+    /// GetPeriodStudents: every enrollment of a period, all pages, read again until the pages
+    /// agree (see ``PagedRead``).
     public func periodStudents(periodId: Int) async throws -> [Enrollment] {
-        try await list(.periodStudents, path: configuration.paths.periodStudents.replacingOccurrences(of: "{periodId}", with: String(periodId)))
+        try await list(.periodStudents, path: configuration.paths.periodStudents.replacingOccurrences(of: "{periodId}", with: String(periodId)), id: \.id)
     }
 
     /// GetStudent; a 404 is ``StudentLookup/notFound(id:)``.
@@ -77,8 +84,30 @@ public final class DreamClassClient: Sendable {
 
     // MARK: - Lists and pages
 
-    private func list<Row: Decodable & Sendable>(_ operation: APIOperation, path: String) async throws -> [Row] {
+    /// A whole list, read again (up to `readAttempts` times, with the retry policy's backoff)
+    /// while its pages disagree: rows that moved between pages during the read are never taken
+    /// for rows that are gone.
+    private func list<Row: Decodable & Sendable>(_ operation: APIOperation, path: String, id: (Row) -> Int) async throws -> [Row] {
+        var random = SystemRandomNumberGenerator()
+        for read in 1...configuration.readAttempts {
+            let (rows, pages) = try await readPages(operation, path: path, id: id)
+            guard let problem = PagedRead(pages: pages).inconsistency else { return rows }
+            guard read < configuration.readAttempts else {
+                throw DreamClassError.inconsistentRead(url: url(path), attempts: read, reason: problem)
+            }
+            statistics.recordReread()
+            logger.info("the pages of a list disagreed; reading it again", metadata: ["url": "\(url(path))", "reason": "\(problem)"])
+            try await pause(retry.delay(afterAttempt: read, retryAfter: nil, using: &random), before: url(path))
+        }
+        preconditionFailure("readAttempts is at least 1")
+    }
+
+    /// One read of a list: a bare array, or a page envelope followed to its last page.
+    private func readPages<Row: Decodable & Sendable>(
+        _ operation: APIOperation, path: String, id: (Row) -> Int
+    ) async throws -> ([Row], [PagedRead.Page]) {
         var rows: [Row] = []
+        var pages: [PagedRead.Page] = []
         var page = configuration.firstPage
         for _ in 0..<configuration.maxPages {
             // Paging is asked for when configured, and followed whenever the server pages anyway.
@@ -90,11 +119,12 @@ public final class DreamClassClient: Sendable {
             guard let result else { throw DreamClassError.status(404, url: pageURL, excerpt: "") }
             switch result {
             case .array(let all):
-                return all
-            case .page(let content, let last, let totalPages):
+                return (all, [PagedRead.Page(totalElements: nil, totalPages: nil, ids: all.map(id))])
+            case .page(let content, let last, let totalPages, let totalElements):
                 rows += content
+                pages.append(PagedRead.Page(totalElements: totalElements, totalPages: totalPages, ids: content.map(id)))
                 let done = last ?? (page + 1 - configuration.firstPage >= totalPages ?? 0)
-                if done || content.isEmpty { return rows }
+                if done || content.isEmpty { return (rows, pages) }
                 page += 1
             }
         }
@@ -123,6 +153,7 @@ public final class DreamClassClient: Sendable {
         var lastMalformed: DreamClassError?
         for attempt in 1...retry.maxAttempts {
             try Task.checkCancellation()
+            if let deadline, ContinuousClock.now >= deadline { throw DreamClassError.deadlinePassed(url: url) }
             var retryAfter: Duration?
             do {
                 let (status, headers, body) = try await send(operation, url: url)
@@ -140,6 +171,10 @@ public final class DreamClassClient: Sendable {
                     return nil
                 case let status where RetryPolicy.retryableStatuses.contains(status):
                     retryAfter = RetryPolicy.parseRetryAfter(headers.first(name: "Retry-After"))
+                    if let retryAfter, retryAfter > configuration.maxRetryAfter {
+                        // Waiting a day helps nobody: the night's window is shorter.
+                        throw DreamClassError.throttled(url: url, retryAfter: retryAfter, cap: configuration.maxRetryAfter)
+                    }
                     last = "HTTP \(status)"
                     lastMalformed = nil
                 default:
@@ -153,10 +188,16 @@ public final class DreamClassClient: Sendable {
             let wait = retry.delay(afterAttempt: attempt, retryAfter: retryAfter, using: &random)
             statistics.recordRetry()
             logger.debug("retrying", metadata: ["operation": "\(operation)", "url": "\(url)", "after": "\(last)", "wait": "\(wait)"])
-            try await Task.sleep(for: wait)
+            try await pause(wait, before: url)
         }
         if let lastMalformed { throw lastMalformed }
         throw DreamClassError.retriesExhausted(operation: operation, url: url, attempts: retry.maxAttempts, last: last)
+    }
+
+    /// Sleeps before another try of `url`, unless that would pass the deadline.
+    private func pause(_ wait: Duration, before url: String) async throws {
+        if let deadline, ContinuousClock.now + wait >= deadline { throw DreamClassError.deadlinePassed(url: url) }
+        try await Task.sleep(for: wait)
     }
 
     /// One HTTP request, inside the concurrency bound.
@@ -169,7 +210,9 @@ public final class DreamClassClient: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         await limiter.acquire()
         do {
-            let deadline = NIODeadline.now() + TimeAmount(configuration.timeout)
+            var timeout = configuration.timeout
+            if let deadline { timeout = min(timeout, max(.zero, deadline - ContinuousClock.now)) }
+            let deadline = NIODeadline.now() + TimeAmount(timeout)
             let response = try await http.execute(request, deadline: deadline, logger: logger)
             let body = try await response.body.collect(upTo: configuration.maxBodyBytes)
             await limiter.release()
@@ -230,9 +273,9 @@ struct TransportFailure: Error, CustomStringConvertible {
 /// A list response: a bare JSON array, or a Spring-style page envelope.
 enum ListPage<Row: Decodable & Sendable>: Decodable, Sendable {
     case array([Row])
-    case page(content: [Row], last: Bool?, totalPages: Int?)
+    case page(content: [Row], last: Bool?, totalPages: Int?, totalElements: Int?)
 
-    private enum Keys: String, CodingKey { case content, last, totalPages }
+    private enum Keys: String, CodingKey { case content, last, totalPages, totalElements }
 
     init(from decoder: any Decoder) throws {
         if var array = try? decoder.unkeyedContainer() {
@@ -249,7 +292,10 @@ enum ListPage<Row: Decodable & Sendable>: Decodable, Sendable {
         guard last != nil || totalPages != nil else {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a page envelope without \"last\" or \"totalPages\""))
         }
-        self = .page(content: try object.decode([Row].self, forKey: .content), last: last, totalPages: totalPages)
+        self = .page(
+            content: try object.decode([Row].self, forKey: .content), last: last, totalPages: totalPages,
+            totalElements: try object.decodeIfPresent(Int.self, forKey: .totalElements)
+        )
     }
 }
 
@@ -273,7 +319,9 @@ extension DecodingError {
 }
 
 extension TimeAmount {
+    /// Saturates instead of trapping: a duration past what nanoseconds in an Int64 hold is ~292 years.
     init(_ duration: Duration) {
-        self = .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        let (seconds, overflow) = duration.components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        self = overflow ? .nanoseconds(.max) : .nanoseconds(seconds.addingReportingOverflow(duration.components.attoseconds / 1_000_000_000).partialValue)
     }
 }

@@ -40,6 +40,10 @@ public struct DreamClassConfiguration: Sendable {
     public var caBundlePath: String?
     /// The largest response body accepted.
     public var maxBodyBytes: Int
+    /// Reads of one list, the first included, while its pages disagree (``PagedRead``).
+    public var readAttempts: Int
+    /// The longest `Retry-After` honoured; a 429 asking for more fails the call at once.
+    public var maxRetryAfter: Duration
 
     public struct Paths: Sendable, Equatable {
         /// GetSchoolPeriods, fairly sure.
@@ -67,7 +71,8 @@ public struct DreamClassConfiguration: Sendable {
         paths: Paths = Paths(), headers: HeaderNames = HeaderNames(), pageSize: Int = 500, firstPage: Int = 0,
         maxPages: Int = 10_000, timeout: Duration = .seconds(30), maxAttempts: Int = 5,
         backoffBase: Duration = .milliseconds(500), backoffCap: Duration = .seconds(30), concurrency: Int = 8,
-        requestsPerSecond: Double? = nil, caBundlePath: String? = nil, maxBodyBytes: Int = 64 << 20
+        requestsPerSecond: Double? = nil, caBundlePath: String? = nil, maxBodyBytes: Int = 64 << 20,
+        readAttempts: Int = 3, maxRetryAfter: Duration = .seconds(300)
     ) {
         self.baseURL = baseURL
         self.apiKey = apiKey
@@ -86,6 +91,8 @@ public struct DreamClassConfiguration: Sendable {
         self.requestsPerSecond = requestsPerSecond
         self.caBundlePath = caBundlePath
         self.maxBodyBytes = maxBodyBytes
+        self.readAttempts = max(1, readAttempts)
+        self.maxRetryAfter = maxRetryAfter
     }
 
     /// Reads `DREAMCLASS_BASE_URL`, `DREAMCLASS_API_KEY` (or the file named by
@@ -111,15 +118,16 @@ public struct DreamClassConfiguration: Sendable {
     /// `DREAMCLASS_PATH_STUDENT`, `DREAMCLASS_HEADER_API_KEY`, `DREAMCLASS_HEADER_SCHOOL_CODE`,
     /// `DREAMCLASS_HEADER_TENANT`, `DREAMCLASS_PAGE_SIZE`, `DREAMCLASS_CONCURRENCY`,
     /// `DREAMCLASS_MAX_RPS`, `DREAMCLASS_TIMEOUT` (seconds), `DREAMCLASS_MAX_ATTEMPTS`,
-    /// `DREAMCLASS_CA_BUNDLE`.
+    /// `DREAMCLASS_READ_ATTEMPTS`, `DREAMCLASS_MAX_RETRY_AFTER` (seconds), `DREAMCLASS_CA_BUNDLE`.
+    /// A number out of its range is an error naming the variable.
     public mutating func apply(environment: [String: String]) throws(ConfigurationError) {
         func value(_ name: String) -> String? {
             guard let text = environment[name], !text.isEmpty else { return nil }
             return text
         }
-        func number<T: LosslessStringConvertible>(_ name: String, _ type: T.Type) throws(ConfigurationError) -> T? {
+        func number<T: LosslessStringConvertible & Comparable>(_ name: String, _ range: ClosedRange<T>) throws(ConfigurationError) -> T? {
             guard let text = value(name) else { return nil }
-            guard let number = T(text) else { throw .invalid(name, text) }
+            guard let number = T(text), range.contains(number) else { throw .invalid(name, text, expected: "\(range.lowerBound) to \(range.upperBound)") }
             return number
         }
         if let url = value("DREAMCLASS_BASE_URL") { baseURL = url }
@@ -136,11 +144,13 @@ public struct DreamClassConfiguration: Sendable {
         if let name = value("DREAMCLASS_HEADER_API_KEY") { headers.apiKey = name }
         if let name = value("DREAMCLASS_HEADER_SCHOOL_CODE") { headers.schoolCode = name }
         if let name = value("DREAMCLASS_HEADER_TENANT") { headers.tenant = name }
-        if let size = try number("DREAMCLASS_PAGE_SIZE", Int.self) { pageSize = size }
-        if let count = try number("DREAMCLASS_CONCURRENCY", Int.self) { concurrency = max(1, count) }
-        if let rate = try number("DREAMCLASS_MAX_RPS", Double.self) { requestsPerSecond = rate }
-        if let seconds = try number("DREAMCLASS_TIMEOUT", Double.self) { timeout = .milliseconds(Int(seconds * 1000)) }
-        if let count = try number("DREAMCLASS_MAX_ATTEMPTS", Int.self) { maxAttempts = max(1, count) }
+        if let size = try number("DREAMCLASS_PAGE_SIZE", Limits.pageSize) { pageSize = size }
+        if let count = try number("DREAMCLASS_CONCURRENCY", Limits.concurrency) { concurrency = count }
+        if let rate = try number("DREAMCLASS_MAX_RPS", Limits.requestsPerSecond) { requestsPerSecond = rate }
+        if let seconds = try number("DREAMCLASS_TIMEOUT", Limits.timeoutSeconds) { timeout = .seconds(seconds) }
+        if let count = try number("DREAMCLASS_MAX_ATTEMPTS", Limits.attempts) { maxAttempts = count }
+        if let count = try number("DREAMCLASS_READ_ATTEMPTS", Limits.attempts) { readAttempts = count }
+        if let seconds = try number("DREAMCLASS_MAX_RETRY_AFTER", Limits.retryAfterSeconds) { maxRetryAfter = .seconds(seconds) }
         if let path = value("DREAMCLASS_CA_BUNDLE") { caBundlePath = path }
     }
 
@@ -151,16 +161,26 @@ public struct DreamClassConfiguration: Sendable {
     }
 }
 
+/// The ranges the numeric settings take, wherever they are set (environment, file, flag).
+public enum Limits {
+    public static let pageSize = 0...100_000
+    public static let concurrency = 1...256
+    public static let requestsPerSecond = 0.001...100_000.0
+    public static let timeoutSeconds = 0.001...86_400.0
+    public static let attempts = 1...100
+    public static let retryAfterSeconds = 0.0...86_400.0
+}
+
 /// A setting that is missing or malformed. Names the setting, never a secret's value.
 public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     case missing(String)
-    case invalid(String, String)
+    case invalid(String, String, expected: String)
     case unreadable(String, String)
 
     public var description: String {
         switch self {
         case .missing(let name): "\(name) is not set"
-        case .invalid(let name, let value): "\(name) has an invalid value \"\(value)\""
+        case .invalid(let name, let value, let expected): "\(name) has an invalid value \"\(value)\" (expected \(expected))"
         case .unreadable(let name, let path): "\(name) names \(path), which cannot be read"
         }
     }

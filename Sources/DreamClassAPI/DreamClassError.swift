@@ -7,6 +7,13 @@ public enum DreamClassError: Error, Sendable, CustomStringConvertible {
     case retriesExhausted(operation: APIOperation, url: String, attempts: Int, last: String)
     /// The body was not what the operation returns.
     case malformedResponse(url: String, reason: String, excerpt: String)
+    /// The pages of a list disagreed on every read: DreamClass changed it faster than it could
+    /// be read, or pages inconsistently.
+    case inconsistentRead(url: String, attempts: Int, reason: String)
+    /// A 429 asked to wait longer than the client is set to (`maxRetryAfter`).
+    case throttled(url: String, retryAfter: Duration, cap: Duration)
+    /// The run's deadline passed before the call could be answered.
+    case deadlinePassed(url: String)
 
     public var description: String {
         switch self {
@@ -16,6 +23,12 @@ public enum DreamClassError: Error, Sendable, CustomStringConvertible {
             "\(operation) failed after \(attempts) tries (GET \(url)); last: \(last)"
         case .malformedResponse(let url, let reason, let excerpt):
             "unexpected response from GET \(url): \(reason)" + (excerpt.isEmpty ? "" : "; body starts: \(excerpt)")
+        case .inconsistentRead(let url, let attempts, let reason):
+            "GET \(url) read \(attempts) times, and its pages never agreed; last: \(reason)"
+        case .throttled(let url, let retryAfter, let cap):
+            "DreamClass answered HTTP 429 for GET \(url) with Retry-After \(Int(retryAfter.seconds)) s, more than the \(Int(cap.seconds)) s this job waits (DREAMCLASS_MAX_RETRY_AFTER)"
+        case .deadlinePassed(let url):
+            "the run's deadline passed before GET \(url) was answered"
         }
     }
 

@@ -15,7 +15,7 @@ struct RetryPolicy: Sendable {
     func delay(afterAttempt attempt: Int, retryAfter: Duration?, using random: inout some RandomNumberGenerator) -> Duration {
         let exponent = Double(1 << min(attempt - 1, 30))
         let ceiling = min(cap.seconds, base.seconds * exponent)
-        let jitter = Duration.milliseconds(Int64(Double.random(in: 0...max(0, ceiling), using: &random) * 1000))
+        let jitter = Duration.seconds(Double.random(in: 0...max(0, ceiling), using: &random))
         guard let retryAfter else { return jitter }
         return max(retryAfter, jitter)
     }
@@ -23,12 +23,15 @@ struct RetryPolicy: Sendable {
     /// `Retry-After` as seconds (`120`) or an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`).
     static func parseRetryAfter(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Double(value) { return seconds >= 0 ? .milliseconds(Int64(seconds * 1000)) : nil }
+        // Any number a server sends is taken without trapping: past a billion seconds (~32
+        // years) all waits are the same, too long.
+        let longest = 1e9
+        if let seconds = Double(value) { return seconds >= 0 && !seconds.isNaN ? .seconds(min(seconds, longest)) : nil }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: value) else { return nil }
-        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+        return .seconds(min(max(0, date.timeIntervalSince(now)), longest))
     }
 }

@@ -17,6 +17,11 @@ public final class WebhookSender: Sendable {
         public var backoffCap: Duration = .seconds(30)
         public var concurrency = 8
         public var caBundlePath: String?
+        /// The longest `Retry-After` honoured; a receiver asking for more fails the delivery.
+        public var maxRetryAfter: Duration = .seconds(300)
+        /// No delivery is tried, waited for or slept on past this; what is left stays undelivered
+        /// for the next `backfill --deliver`.
+        public var deadline: ContinuousClock.Instant?
 
         public init(url: String, basicAuth: (user: String, password: String)? = nil) {
             self.url = url
@@ -52,6 +57,9 @@ public final class WebhookSender: Sendable {
         var random = SystemRandomNumberGenerator()
         var last: String?
         for attempt in 1...retry.maxAttempts {
+            if let deadline = configuration.deadline, ContinuousClock.now >= deadline {
+                return Result(delivered: false, attempts: attempt - 1, lastError: "the deadline passed before delivery to \(configuration.url)" + (last.map { "; last: \($0)" } ?? ""))
+            }
             var request = HTTPClientRequest(url: configuration.url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -61,16 +69,25 @@ public final class WebhookSender: Sendable {
             request.body = .bytes(ByteBuffer(string: body))
             var retryAfter: Duration?
             do {
-                let response = try await http.execute(request, deadline: .now() + TimeAmount(configuration.timeout), logger: logger)
+                var timeout = configuration.timeout
+                if let deadline = configuration.deadline { timeout = min(timeout, max(.zero, deadline - ContinuousClock.now)) }
+                let response = try await http.execute(request, deadline: .now() + TimeAmount(timeout), logger: logger)
                 _ = try await response.body.collect(upTo: 1 << 20)
                 if (200..<300).contains(response.status.code) { return Result(delivered: true, attempts: attempt, lastError: nil) }
                 retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"))
                 last = "HTTP \(response.status.code) from \(configuration.url)"
+                if let retryAfter, retryAfter > configuration.maxRetryAfter {
+                    return Result(delivered: false, attempts: attempt, lastError: last! + " asked to wait \(Int(retryAfter.seconds)) s, more than \(Int(configuration.maxRetryAfter.seconds)) s")
+                }
             } catch {
                 last = "\(TransportFailure(error).description) (\(configuration.url))"
             }
             guard attempt < retry.maxAttempts else { break }
-            try? await Task.sleep(for: retry.delay(afterAttempt: attempt, retryAfter: retryAfter, using: &random))
+            let wait = retry.delay(afterAttempt: attempt, retryAfter: retryAfter, using: &random)
+            if let deadline = configuration.deadline, ContinuousClock.now + wait >= deadline {
+                return Result(delivered: false, attempts: attempt, lastError: (last ?? "") + "; the deadline passes before another try")
+            }
+            do { try await Task.sleep(for: wait) } catch { return Result(delivered: false, attempts: attempt, lastError: "cancelled; last: \(last ?? "")") }
         }
         return Result(delivered: false, attempts: retry.maxAttempts, lastError: last)
     }

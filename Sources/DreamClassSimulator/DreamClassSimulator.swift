@@ -1,6 +1,7 @@
 import DreamClassAPI
 import Foundation
 import HTTPTypes
+import HTTPServing
 import Hummingbird
 import Logging
 import Synchronization
@@ -17,59 +18,41 @@ public final class DreamClassSimulator: Sendable {
         var statistics = SimulatorStatistics()
         var recentStarts: [ContinuousClock.Instant] = []
         var random: SeededRandom
+        let seed: UInt64
+        /// Roster pages served per period, for the churn's generator.
+        var pagesServed: [Int: UInt64] = [:]
     }
 
     private let state: Mutex<State>
-    private let running = Mutex<Task<Void, any Error>?>(nil)
+    private let server = InProcessServer()
     private let logger: Logger
 
     public init(school: School, settings: SimulatorSettings, seed: UInt64 = 1, logger: Logger = Logger(label: "dreamclass-sim")) {
-        state = Mutex(State(school: school, settings: settings, random: SeededRandom(seed: seed)))
+        state = Mutex(State(school: school, settings: settings, random: SeededRandom(seed: seed), seed: seed))
         self.logger = logger
     }
 
     /// Starts serving; returns the base URL to give the client,
     /// `http://HOST:PORT/dreamclassapi/v1`. Port 0 takes any free port.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> String {
-        let (ports, portContinuation) = AsyncStream<Int?>.makeStream()
         var quiet = logger
         quiet.logLevel = .warning
-        let app = Application(
-            responder: CallbackResponder { [self] (request: Request, _: BasicRequestContext) in
-                await self.respond(to: request)
-            },
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "dreamclass-sim"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port)
-                portContinuation.finish()
-            },
-            logger: quiet
-        )
-        let task = Task {
-            do {
-                try await app.run()
-            } catch {
-                portContinuation.finish()
-                throw error
-            }
+        let bound = try await server.start(logger: quiet) { onRunning in
+            Application(
+                responder: CallbackResponder { [self] (request: Request, _: BasicRequestContext) in
+                    await self.respond(to: request)
+                },
+                configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "dreamclass-sim"),
+                onServerRunning: { await onRunning($0.localAddress?.port) },
+                logger: quiet
+            )
         }
-        running.withLock { $0 = task }
-        for await bound in ports {
-            guard let bound else { break }
-            return "http://\(host):\(bound)\(settings.prefix)"
-        }
-        _ = try await task.value
-        throw SimulatorError("the simulator stopped before it listened on \(host):\(port)")
+        return "http://\(host):\(bound)\(settings.prefix)"
     }
 
-    /// Stops serving and waits until it has.
+    /// Stops serving, after the requests in flight, and waits until it has.
     public func stop() async {
-        let task = running.withLock { task in
-            defer { task = nil }
-            return task
-        }
-        task?.cancel()
-        _ = try? await task?.value
+        await server.stop()
     }
 
     /// The settings in force; assign to change them.
@@ -89,7 +72,7 @@ public final class DreamClassSimulator: Sendable {
 
     // MARK: - Answering
 
-    private enum Fault { case none, tooManyRequests, serverError(Int), slow, malformed }
+    private enum Fault { case none, tooManyRequests, serverError(Int), slow, malformed(cutShort: Bool) }
 
     private func respond(to request: Request) async -> Response {
         let (settings, latency, fault) = state.withLock { state -> (SimulatorSettings, Duration?, Fault) in
@@ -118,7 +101,7 @@ public final class DreamClassSimulator: Sendable {
                 fault = .slow
             } else {
                 edge += settings.serverErrorRate + settings.slowRate
-                if roll < edge + settings.malformedRate { fault = .malformed }
+                if roll < edge + settings.malformedRate { fault = .malformed(cutShort: Bool.random(using: &state.random)) }
             }
             return (settings, latency, fault)
         }
@@ -126,8 +109,33 @@ public final class DreamClassSimulator: Sendable {
         state.withLock { state in
             state.statistics.inFlight -= 1
             if let operation { state.statistics.served[operation, default: [:]][Int(response.status.code), default: 0] += 1 }
+            if response.status == .ok, case .period(let id)? = Route(path: request.uri.path, settings: settings) {
+                if settings.rosterChurnRate > 0 { Self.churn(period: id, rate: settings.rosterChurnRate, state: &state) }
+                settings.afterRosterPage?(id, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 0, &state.school)
+            }
         }
         return response
+    }
+
+    /// With chance `rate`, deletes a random enrollment of the period and inserts a new one at a
+    /// random place, as a school's office does during the night's read.
+    private static func churn(period: Int, rate: Double, state: inout State) {
+        let served = state.pagesServed[period, default: 0]
+        state.pagesServed[period] = served + 1
+        var random = SeededRandom(seed: state.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(truncatingIfNeeded: period) &* 0xBF58_476D_1CE4_E5B9 &+ served)
+        guard Double.random(in: 0..<1, using: &random) < rate, var rows = state.school.enrollments[period] else { return }
+        if !rows.isEmpty {
+            let removed = rows.remove(at: Int.random(in: rows.indices, using: &random))
+            state.statistics.churnRemoved.insert(removed.id)
+        }
+        let students = state.school.students.keys.sorted()
+        let nextID = (state.school.enrollments.values.joined().map(\.id).max() ?? 0) + 1
+        let studentID = students.isEmpty ? 1 : students[Int.random(in: students.indices, using: &random)]
+        // Dated long before any run's settle window, so a row seen is drift, not in flight.
+        let row = Enrollment(id: nextID, studentId: studentID, active: true, addedAt: "2020-01-01T00:00:00.000+00:00")
+        rows.insert(row, at: Int.random(in: 0...rows.count, using: &random))
+        state.statistics.churnAdded.insert(nextID)
+        state.school.enrollments[period] = rows
     }
 
     private func answer(_ request: Request, settings: SimulatorSettings, latency: Duration?, fault: Fault) async -> (APIOperation?, Response) {
@@ -150,14 +158,17 @@ public final class DreamClassSimulator: Sendable {
         case .slow: try? await Task.sleep(for: settings.slowDelay)
         case .none, .malformed: break
         }
+        if case .period(let id) = route, settings.stallingPeriods.contains(id) {
+            try? await Task.sleep(for: settings.slowDelay)
+        }
         if case .period(let id) = route, settings.failingPeriods.contains(id) {
             return (route.operation, Self.json(.serviceUnavailable, #"{"error":"period unavailable"}"#))
         }
         var (status, body) = content(route, page: request.uri.queryParameters["page"].flatMap { Int($0) },
                                      size: request.uri.queryParameters["size"].flatMap { Int($0) }, settings: settings)
-        if case .malformed = fault, status == .ok {
+        if case .malformed(let cutShort) = fault, status == .ok {
             // Half cut short, as by a dropped proxy connection; half not JSON at all.
-            body = body.count > 2 && Bool.random() ? Array(body.prefix(body.count / 2)) : Array("<html>Bad Gateway</html>".utf8)
+            body = body.count > 2 && cutShort ? Array(body.prefix(body.count / 2)) : Array("<html>Bad Gateway</html>".utf8)
         }
         return (route.operation, Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body))))
     }

@@ -32,8 +32,19 @@ public struct SimulatorSettings: Sendable {
     public var nextStatuses: [Int] = []
     /// Periods whose roster always answers 503, to model a period that cannot be read.
     public var failingPeriods: Set<Int> = []
+    /// Periods whose roster answers only after ``slowDelay``: a DreamClass that hangs on them.
+    public var stallingPeriods: Set<Int> = []
     /// Above this many requests in the last second, requests get a 429.
     public var maxRequestsPerSecond: Double?
+    /// The chance, after each roster page served, that DreamClass deletes one random enrollment
+    /// of that period and inserts a new one at a random place: the roster changes while it is
+    /// paged through, and between a read and the read that confirms it. Drawn from a generator
+    /// seeded by the simulator's seed, the period and how many of its pages were served, so a
+    /// seed replays the same changes whatever order concurrent reads arrive in.
+    public var rosterChurnRate = 0.0
+    /// Called after each roster page served (period id, page number from 0): a test's own change
+    /// of the school at an exact point of a read.
+    public var afterRosterPage: (@Sendable (_ period: Int, _ page: Int, _ school: inout School) -> Void)?
 
     public init(apiKey: String, schoolCode: String, tenant: String) {
         self.apiKey = apiKey
@@ -49,6 +60,9 @@ public struct SimulatorStatistics: Sendable, Equatable {
     /// The most requests it was answering at one moment.
     public var maxInFlight = 0
     public var inFlight = 0
+    /// Enrollments removed and added by ``SimulatorSettings/rosterChurnRate`` since the start.
+    public var churnRemoved: Set<Int> = []
+    public var churnAdded: Set<Int> = []
 
     public func count(_ operation: APIOperation, status: Int? = nil) -> Int {
         let byStatus = served[operation, default: [:]]

@@ -28,6 +28,13 @@ public struct Ingester: Sendable {
         public var description: String {
             "read \(read), stored \(stored), duplicates \(duplicates), rejected \(rejected)"
         }
+
+        mutating func add(_ other: Summary) {
+            read += other.read
+            stored += other.stored
+            duplicates += other.duplicates
+            rejected += other.rejected
+        }
     }
 
     public var schema: String
@@ -49,63 +56,70 @@ public struct Ingester: Sendable {
         self.logger = logger
     }
 
-    /// Ingests every line of `reader`. `sourceName` (a file name or `<stdin>`) is kept with each
-    /// rejected line.
+    /// Ingests every line of `reader` through `connections`, one batch per connection at a time.
     ///
-    /// With more than one connection, batches are written by all of them at once, one thread each,
-    /// while this thread parses: the server's work on a batch (parsing jsonb, maintaining indexes)
-    /// is what bounds an ingest, and this spreads it over the machine's cores. Batches are
-    /// independent transactions, so the order they commit in does not matter.
-    public func ingest(_ reader: inout LineReader, sourceName: String, into connections: [Connection]) throws -> Summary {
+    /// The batches are parsed here while the writers store the ones before (on ``Blocking``'s
+    /// threads): the server's work on a batch (parsing jsonb, maintaining indexes) is what bounds
+    /// an ingest, and more connections spread it over the server's cores. Batches are independent
+    /// transactions, so the order they commit in does not matter; each inserts its events in
+    /// event-id order, so two writers (or two ingests, or a receiver) meeting the same ids wait for
+    /// each other in one order and never deadlock. A writer's error ends the ingest: the batches
+    /// in flight finish or roll back, and ``IngestError`` carries the error and the counts of the
+    /// batches that committed.
+    public func ingest(_ reader: inout LineReader, sourceName: String, into connections: [Connection]) async throws -> Summary {
         precondition(!connections.isEmpty, "ingest needs a connection")
-        for connection in connections {
-            try connection.execute("""
-                CREATE TEMPORARY TABLE IF NOT EXISTS ingest_staging (
-                    line_number bigint, event_id uuid, tenant text, event_type text, event_time timestamptz,
-                    signature text, signature_valid boolean, body text
-                ) ON COMMIT DELETE ROWS
-                """)
-        }
-        let decoder = JSONDecoder()
-        if connections.count == 1 {
-            var summary = Summary()
-            var batch = try readBatch(&reader, decoder)
-            while !batch.isEmpty {
-                // The next batch is read while the server inserts this one; when the write took
-                // another path (a batch the server refused), it is read now. Never skipped.
-                var next: Batch?
-                try write(batch, sourceName: sourceName, into: connections[0], summary: &summary) {
-                    next = try readBatch(&reader, decoder)
-                }
-                batch = try next ?? readBatch(&reader, decoder)
-            }
-            return summary
-        }
-        let queue = BatchQueue(capacity: connections.count)
-        let writers = connections.map { connection in
-            WriterThread(queue: queue) { batch, summary in
-                try write(batch, sourceName: sourceName, into: connection, summary: &summary, overlapping: {})
-            }
-        }
-        var batch = try readBatch(&reader, decoder)
-        while !batch.isEmpty, queue.put(batch) {
-            batch = try readBatch(&reader, decoder)
-        }
-        queue.close()
         var summary = Summary()
-        for writer in writers {
-            let part = try writer.join()
-            summary.read += part.read
-            summary.stored += part.stored
-            summary.duplicates += part.duplicates
-            summary.rejected += part.rejected
+        do {
+            for connection in connections { try await Blocking.run { try createStaging(connection) } }
+            let decoder = JSONDecoder()
+            try await withThrowingTaskGroup(of: (Int, Summary).self) { group in
+                var idle = Array(connections.indices)
+                while true {
+                    let batch = try readBatch(&reader, decoder)
+                    if batch.isEmpty { break }
+                    if idle.isEmpty, let (index, part) = try await group.next() {
+                        summary.add(part)
+                        idle.append(index)
+                    }
+                    let index = idle.removeLast()
+                    let connection = connections[index]
+                    group.addTask {
+                        (index, try await Blocking.run { try write(batch, sourceName: sourceName, into: connection) })
+                    }
+                }
+                for try await (_, part) in group { summary.add(part) }
+            }
+        } catch {
+            throw IngestError(underlying: error, sourceName: sourceName, summary: summary)
         }
         return summary
     }
 
-    /// Ingests every line of `reader` through one connection.
+    /// Ingests every line of `reader` through one connection, a batch at a time, on the calling
+    /// thread (for tools and tests that are not async).
     public func ingest(_ reader: inout LineReader, sourceName: String, into connection: Connection) throws -> Summary {
-        try ingest(&reader, sourceName: sourceName, into: [connection])
+        var summary = Summary()
+        do {
+            try createStaging(connection)
+            let decoder = JSONDecoder()
+            var batch = try readBatch(&reader, decoder)
+            while !batch.isEmpty {
+                summary.add(try write(batch, sourceName: sourceName, into: connection))
+                batch = try readBatch(&reader, decoder)
+            }
+        } catch {
+            throw IngestError(underlying: error, sourceName: sourceName, summary: summary)
+        }
+        return summary
+    }
+
+    private func createStaging(_ connection: Connection) throws {
+        try connection.execute("""
+            CREATE TEMPORARY TABLE IF NOT EXISTS ingest_staging (
+                line_number bigint, event_id uuid, tenant text, event_type text, event_time timestamptz,
+                signature text, signature_valid boolean, body text
+            ) ON COMMIT DELETE ROWS
+            """)
     }
 
     // MARK: - Batches
@@ -121,11 +135,11 @@ public struct Ingester: Sendable {
         var reason: String
     }
 
+    /// Lines of one transaction. Copies of one id stay in `accepted` until the insert: the first
+    /// that PostgreSQL takes wins, so a later copy still counts when an earlier one is refused.
     struct Batch: Sendable {
         var read = 0
         var accepted: [Accepted] = []
-        var ids: Set<UUID> = []
-        var duplicates = 0
         var rejected: [Rejected] = []
         var isEmpty: Bool { read == 0 }
     }
@@ -138,11 +152,6 @@ public struct Ingester: Sendable {
             batch.read += 1
             do {
                 let envelope = try WebhookEnvelope.validate(line.bytes, decoder: decoder)
-                // The first line of an id wins; a later one in the same batch is a re-delivery.
-                guard batch.ids.insert(envelope.id).inserted else {
-                    batch.duplicates += 1
-                    continue
-                }
                 let valid = signature.map { $0.isValid(signature: envelope.signature, eventID: envelope.rawID) }
                 batch.accepted.append(Accepted(line: line, envelope: envelope, signatureValid: valid))
             } catch {
@@ -152,18 +161,18 @@ public struct Ingester: Sendable {
         return batch
     }
 
-    private func write(
-        _ batch: Batch, sourceName: String, into connection: Connection, summary: inout Summary,
-        overlapping work: () throws -> Void
-    ) throws {
+    /// How often a batch that met a deadlock or a serialization failure is tried again, whole.
+    static let conflictAttempts = 5
+
+    /// Stores one batch; returns its counts.
+    private func write(_ batch: Batch, sourceName: String, into connection: Connection) throws -> Summary {
         var batch = batch
         var stored = 0
         do {
-            stored = try writeBatch(batch, sourceName: sourceName, connection, overlapping: work)
+            stored = try writeRetryingConflicts(batch, sourceName: sourceName, connection)
         } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
             // A value PostgreSQL refuses (a jsonb it cannot hold, say) failed the whole batch.
-            // Find the lines at fault one by one and reject them; this path is rare. `work`
-            // has run: it runs before the statement's result is read.
+            // Find the lines at fault one by one and reject them; this path is rare.
             logger.warning("a batch was refused; checking its lines one by one", metadata: ["error": "\(error)"])
             var kept = batch
             kept.accepted = []
@@ -179,23 +188,37 @@ public struct Ingester: Sendable {
                 }
             }
             batch = kept
-            stored = try writeBatch(batch, sourceName: sourceName, connection, overlapping: {})
+            stored = try writeRetryingConflicts(batch, sourceName: sourceName, connection)
         }
         for rejected in batch.rejected {
             logger.debug("rejected line", metadata: [
                 "source": "\(sourceName)", "line": "\(rejected.line.number)", "reason": "\(rejected.reason)",
             ])
         }
-        summary.read += batch.read
-        summary.stored += stored
-        summary.duplicates += batch.duplicates + batch.accepted.count - stored
-        summary.rejected += batch.rejected.count
+        return Summary(
+            read: batch.read, stored: stored, duplicates: batch.accepted.count - stored, rejected: batch.rejected.count
+        )
+    }
+
+    /// ``writeBatch``, tried again whole when PostgreSQL broke a deadlock or a serialization
+    /// conflict by rolling it back: nothing of it was written, so trying again loses nothing.
+    private func writeRetryingConflicts(_ batch: Batch, sourceName: String, _ connection: Connection) throws -> Int {
+        var attempt = 1
+        while true {
+            do {
+                return try writeBatch(batch, sourceName: sourceName, connection)
+            } catch let error as PostgresError where ["40P01", "40001"].contains(error.sqlState) && attempt < Self.conflictAttempts {
+                logger.warning("a batch met a conflicting transaction; trying it again", metadata: [
+                    "source": "\(sourceName)", "sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)",
+                ])
+                usleep(useconds_t(10_000 * attempt))
+                attempt += 1
+            }
+        }
     }
 
     /// Stores a batch's events and rejected lines in one transaction; returns the events stored.
-    private func writeBatch(
-        _ batch: Batch, sourceName: String, _ connection: Connection, overlapping work: () throws -> Void
-    ) throws -> Int {
+    private func writeBatch(_ batch: Batch, sourceName: String, _ connection: Connection) throws -> Int {
         let schema = quoteIdentifier(schema)
         return try connection.transaction { session in
             if !batch.rejected.isEmpty {
@@ -207,23 +230,23 @@ public struct Ingester: Sendable {
                     }
                 }
             }
-            guard !batch.accepted.isEmpty else {
-                try work()
-                return 0
-            }
+            guard !batch.accepted.isEmpty else { return 0 }
             try copyToStaging(batch.accepted, session)
-            // The staging table is read in the order it was written, so `seq` follows the file.
+            // The first line of each id wins; the rows go in in event-id order, the one lock
+            // order every writer shares (see ``ingest(_:sourceName:into:)``).
             let inserted = try session.query("""
                 WITH inserted AS (
                     INSERT INTO \(schema).webhook_events
                         (event_id, tenant, event_type, event_time, signature, signature_valid, payload, body, source)
-                    SELECT event_id, tenant, event_type, event_time, signature, signature_valid, body::jsonb, body, $1
+                    SELECT DISTINCT ON (event_id)
+                        event_id, tenant, event_type, event_time, signature, signature_valid, body::jsonb, body, $1
                     FROM pg_temp.ingest_staging
+                    ORDER BY event_id, line_number
                     ON CONFLICT (event_id) DO NOTHING
                     RETURNING 1
                 )
                 SELECT count(*) FROM inserted
-                """, [source.rawValue], overlapping: work)
+                """, [source.rawValue])
             return try inserted.first?.decode(Int.self, at: 0) ?? 0
         }
     }
@@ -246,4 +269,18 @@ public struct Ingester: Sendable {
 /// Where a stored event came from.
 public enum EventSource: String, Sendable, CaseIterable {
     case webhook, ingest, backfill
+}
+
+/// An ingest that stopped on an error: what went wrong, and what was stored before it. The
+/// batches counted committed; the rest of the file can be ingested again as it is.
+public struct IngestError: Error, Sendable, CustomStringConvertible {
+    public var underlying: any Error
+    public var sourceName: String
+    /// The batches that committed before the error.
+    public var summary: Ingester.Summary
+
+    public var description: String {
+        // A PostgresError's text names its SQLSTATE.
+        "ingest of \(sourceName) stopped: \(underlying); committed before it: \(summary)"
+    }
 }

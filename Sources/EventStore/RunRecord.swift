@@ -32,6 +32,10 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var eventsUnsigned = 0
     public var apiCalls = 0
     public var apiRetries = 0
+    /// Rosters read again because their pages disagreed (DreamClass changed during the read).
+    public var rosterRereads = 0
+    /// Missed deletes a confirming read found present after all: not drift.
+    public var changedDuringRun = 0
     public var error: String?
 
     public init(runID: Int64, tenant: String, scope: String, startedAt: Date, status: Status = .running) {

@@ -96,14 +96,16 @@ public struct RunStore: Sendable {
                     missed_deletes = $5, stale_deletes = $6, new_items = $7, persisting_items = $8, resolved_items = $9,
                     in_sync = $10, in_flight = $11, unverified = $12, out_of_scope = $13, periods_total = $14,
                     periods_failed = $15, remote_enrollments = $16, events_read = $17, events_skipped = $18,
-                    events_unusable = $19, events_unsigned = $20, api_calls = $21, api_retries = $22, error = $23
+                    events_unusable = $19, events_unsigned = $20, api_calls = $21, api_retries = $22, error = $23,
+                    roster_rereads = $24, changed_during_run = $25
                 WHERE run_id = $1
                 """, [
                     record.runID, record.status.rawValue, record.missedCreates, record.missedUpdates, record.missedDeletes,
                     record.staleDeletes, record.newItems, record.persistingItems, record.resolvedItems, record.inSync,
                     record.inFlight, record.unverified, record.outOfScope, record.periodsTotal, record.periodsFailed,
                     record.remoteEnrollments, record.eventsRead, record.eventsSkipped, record.eventsUnusable,
-                    record.eventsUnsigned, record.apiCalls, record.apiRetries, record.error,
+                    record.eventsUnsigned, record.apiCalls, record.apiRetries, record.error, record.rosterRereads,
+                    record.changedDuringRun,
                 ])
         }
     }
@@ -130,7 +132,7 @@ public struct RunStore: Sendable {
             SELECT run_id, tenant, scope, started_at, finished_at, status, missed_creates, missed_updates, missed_deletes,
                 stale_deletes, new_items, persisting_items, resolved_items, in_sync, in_flight, unverified, out_of_scope,
                 periods_total, periods_failed, remote_enrollments, events_read, events_skipped, events_unusable,
-                events_unsigned, api_calls, api_retries, error
+                events_unsigned, api_calls, api_retries, error, roster_rereads, changed_during_run
             FROM \(s).reconcile_runs WHERE \(condition) ORDER BY run_id DESC LIMIT $\(parameters.count + 1)
             """, parameters + [max(1, limit)]).rows.map { row in
             var record = RunRecord(
@@ -145,6 +147,8 @@ public struct RunStore: Sendable {
             ]
             for (offset, path) in counts.enumerated() { record[keyPath: path] = try row.decode(Int.self, at: 6 + offset) }
             record.error = try row.decodeIfPresent(at: 26)
+            record.rosterRereads = try row.decode(at: 27)
+            record.changedDuringRun = try row.decode(at: 28)
             return record
         }
     }

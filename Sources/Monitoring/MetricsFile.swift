@@ -1,3 +1,4 @@
+import FileOutput
 import EventStore
 import Foundation
 import Reports
@@ -52,7 +53,8 @@ public enum MetricsFile {
 
     /// Replaces the file whole (a temporary file, then a rename), so the collector never reads half of it.
     public static func write(_ samples: [Sample], to path: String) throws {
-        try DriftReport.write(render(samples), to: path)
+        // No personal data; the collector runs as another user and must read it.
+        try OutputFile.write(render(samples), to: path, mode: 0o644)
     }
 
     private static func escape(_ value: String) -> String {

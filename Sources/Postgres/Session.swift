@@ -23,36 +23,6 @@ public struct Session {
         return try check(result, sql)
     }
 
-    /// Runs one parameterized statement and, while the server works on it, runs `work` here: a
-    /// pipeline's next step (parsing the next batch, say) overlaps the server's current one.
-    ///
-    /// `work` runs to its end before the statement's result is read; its error wins over the
-    /// statement's.
-    @discardableResult
-    public func query(
-        _ sql: String, _ parameters: [(any PostgresEncodable)?] = [], overlapping work: () throws -> Void
-    ) throws -> QueryResult {
-        let sent = try withParameters(parameters) { count, values in
-            PQsendQueryParams(raw, sql, count, nil, values, nil, nil, 0)
-        }
-        guard sent == 1 else { throw connectionError(sql) }
-        var workError: (any Error)?
-        do { try work() } catch { workError = error }
-        var result: QueryResult?
-        var failure: (any Error)?
-        while let next = PQgetResult(raw) {
-            if result == nil, failure == nil {
-                do { result = try check(next, sql) } catch { failure = error }
-            } else {
-                PQclear(next)
-            }
-        }
-        if let workError { throw workError }
-        if let failure { throw failure }
-        guard let result else { throw connectionError(sql) }
-        return result
-    }
-
     /// Runs one statement and returns the number of rows it touched.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> Int {

@@ -20,7 +20,7 @@ actor ConnectionPool {
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         let connection = try await take()
         do {
-            let value = try await Self.offload { try body(connection) }
+            let value = try await Blocking.run { try body(connection) }
             give(connection)
             return value
         } catch let error as PostgresError where error.isConnectionFailure {
@@ -37,7 +37,7 @@ actor ConnectionPool {
         if let connection = idle.popLast() { return connection }
         open += 1
         do {
-            return try await Self.offload(connect)
+            return try await Blocking.run(connect)
         } catch {
             drop()
             throw error
@@ -56,11 +56,5 @@ actor ConnectionPool {
 
     private func wake() {
         if !waiters.isEmpty { waiters.removeFirst().resume() }
-    }
-
-    private static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
     }
 }

@@ -1,10 +1,10 @@
 import DreamClassAPI
 import Foundation
 import HTTPTypes
+import HTTPServing
 import Hummingbird
 import Logging
 import Postgres
-import Synchronization
 
 /// The HTTP endpoint DreamClass delivers webhooks to: it checks them and stores each one in
 /// `webhook_events` exactly once, answering 200 only after the row is committed.
@@ -30,7 +30,7 @@ public final class WebhookReceiver: Sendable {
     public let options: Options
     private let pool: ConnectionPool
     private let logger: Logger
-    private let running = Mutex<Task<Void, any Error>?>(nil)
+    private let server = InProcessServer()
 
     public init(options: Options, logger: Logger = Logger(label: "serve"), connect: @escaping @Sendable () throws -> Connection) {
         self.options = options
@@ -51,17 +51,13 @@ public final class WebhookReceiver: Sendable {
 
     /// Starts serving in this process (tests); returns the webhook URL.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> String {
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = application(host: host, port: port) { continuation.yield($0); continuation.finish() }
-        running.withLock { $0 = Task { defer { continuation.finish() }; try await app.run() } }
-        for await bound in ports { return "http://\(host):\(bound)\(options.path)" }
-        throw CancellationError()
+        let bound = try await server.start(logger: logger) { onRunning in application(host: host, port: port) { await onRunning($0) } }
+        return "http://\(host):\(bound)\(options.path)"
     }
 
+    /// Stops serving, after the requests in flight, and waits until it has.
     public func stop() async {
-        let task = running.withLock { $0 }
-        task?.cancel()
-        _ = try? await task?.value
+        await server.stop()
     }
 
     // MARK: - Answering

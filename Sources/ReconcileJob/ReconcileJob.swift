@@ -1,5 +1,6 @@
 import DreamClassAPI
 import EventStore
+import FileOutput
 import Foundation
 import Logging
 import Postgres
@@ -90,7 +91,7 @@ public struct ReconcileJob: Sendable {
                                  learnedPeriods: outcome.learnedPeriods, on: connection)
             }
             if let path = options.reportPath {
-                try DriftReport.write(DriftReport.render(outcome.items, tenant: options.tenant, format: options.format), to: path)
+                try OutputFile.write(DriftReport.render(outcome.items, tenant: options.tenant, format: options.format), to: path)
             }
             outcome.seconds = (ContinuousClock.now - clock).seconds
             return outcome
@@ -112,13 +113,14 @@ public struct ReconcileJob: Sendable {
         // The rosters are read while the events are folded, in enrollment order: as each
         // enrollment's last event goes by and its roster row is in, a drifted one's student is
         // looked up at once, so the GetStudent calls overlap the fold instead of following it. The
-        // fold runs on a thread of its own (libpq blocks), leaving the cooperative threads to the
+        // fold runs on `Blocking`'s threads (libpq blocks), leaving the cooperative threads to the
         // HTTP answers.
         let index = RosterIndex()
         async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), index: index, logger: logger)
         let lookups = options.skipStudentDetails ? nil : StudentLookups(client: client, logger: logger, progress: options.progress)
+        async let lookedUp = lookups?.run() ?? [:]
         let (schema, tenant) = (options.schema, options.tenant)
-        let local = try await onThread {
+        let local = try await Blocking.run {
             try LocalEventReader(schema: schema).read(tenant: tenant, from: connection, settled: lookups.map { lookups in
                 { id, state in if let student = Self.driftedStudent(state, remote: index.row(id)) { lookups.request(student) } }
             })
@@ -127,11 +129,21 @@ public struct ReconcileJob: Sendable {
         logger.info("events folded", metadata: ["events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)"])
         let roster = RemoteRoster(periods: inScope, reads: reads, scopeIsAllPeriods: options.scope == .all)
         let known = try store.knownPeriods(tenant: options.tenant, on: connection)
-        let result = Reconciler(settleCutoff: now.addingTimeInterval(-options.settle.seconds))
+        var result = Reconciler(settleCutoff: now.addingTimeInterval(-options.settle.seconds))
             .reconcile(local: local.fold.states, roster: roster, knownPeriods: known)
+        // A delete is claimed only when a second read, started after the first ended, agrees.
+        var confirmFailures: [Int: String] = [:]
+        let toConfirm = Reconciler.periodsToConfirm(result, roster: roster)
+        if !toConfirm.isEmpty {
+            let second = await readRosters(toConfirm, client: client, index: nil, logger: logger)
+            result = Reconciler.confirmDeletes(result, confirming: RemoteRoster(periods: toConfirm, reads: second, scopeIsAllPeriods: false))
+            for (id, read) in second { if case .failed(let reason) = read { confirmFailures[id] = "confirming read: \(reason)" } }
+        }
 
         let previous = try store.previousComplete(tenant: options.tenant, scope: options.scope.key, before: options.dryRun ? nil : runID, on: connection)
-        let students = await lookups?.finish(with: Set(result.items.compactMap(\.studentID))) ?? [:]
+        let wanted = Set(result.items.compactMap(\.studentID))
+        lookups?.finish(with: wanted)
+        let students = await lookedUp.filter { wanted.contains($0.key) }
         let names = Dictionary((inScope + school).map { ($0.id, $0.name) }, uniquingKeysWith: { $1 ?? $0 })
 
         var record = RunRecord(runID: runID, tenant: options.tenant, scope: options.scope.key, startedAt: now)
@@ -150,8 +162,13 @@ public struct ReconcileJob: Sendable {
         record.inFlight = result.inFlight
         record.unverified = result.unverified
         record.outOfScope = result.outOfScope
+        record.changedDuringRun = result.changedDuringRun
         record.periodsTotal = inScope.count
-        record.periodsFailed = roster.failedPeriods.count
+        var failures = confirmFailures
+        for period in roster.failedPeriods {
+            if case .failed(let reason) = reads[period.id] { failures[period.id] = reason } else { failures[period.id] = "not read" }
+        }
+        record.periodsFailed = failures.count
         record.remoteEnrollments = result.remoteEnrollments
         record.eventsRead = local.fold.eventsFolded + local.unusable.count + local.unsigned.count + local.otherEvents
         record.eventsSkipped = local.otherEvents
@@ -160,15 +177,16 @@ public struct ReconcileJob: Sendable {
         let calls = client.statistics.snapshot
         record.apiCalls = calls.totalCalls
         record.apiRetries = calls.retries
-        record.status = !roster.isComplete ? .incomplete : items.isEmpty ? .ok : .drift
-        if !roster.isComplete {
-            record.error = roster.failedPeriods.map { period -> String in
-                if case .failed(let reason) = reads[period.id] { return "period \(period.id): \(reason)" }
-                return "period \(period.id)"
-            }.joined(separator: "; ")
+        record.rosterRereads = calls.rereads
+        record.status = !failures.isEmpty ? .incomplete : items.isEmpty ? .ok : .drift
+        if !failures.isEmpty {
+            record.error = failures.sorted { $0.key < $1.key }.map { "period \($0.key): \($0.value)" }.joined(separator: "; ")
         }
         let periodRecords = inScope.map { period -> PeriodReadRecord in
-            switch reads[period.id] {
+            if let failure = confirmFailures[period.id] {
+                return PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: failure)
+            }
+            return switch reads[period.id] {
             case .complete(let rows)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: true, enrollments: rows.count, error: nil)
             case .failed(let reason)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: reason)
             case nil: PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: "not read")
@@ -192,8 +210,9 @@ public struct ReconcileJob: Sendable {
         return (school, inScope, reads)
     }
 
-    /// Every period's roster, at once: the client bounds the requests in flight.
-    private func readRosters(_ periods: [Period], client: DreamClassClient, index: RosterIndex, logger: Logger) async -> [Int: RemoteRoster.Read] {
+    /// Every period's roster, at once: the client bounds the requests in flight. The rows go
+    /// into `index`, with progress, when given (the first read, not the confirming one).
+    private func readRosters(_ periods: [Period], client: DreamClassClient, index: RosterIndex?, logger: Logger) async -> [Int: RemoteRoster.Read] {
         await withTaskGroup(of: (Int, RemoteRoster.Read).self) { group in
             for period in periods {
                 group.addTask {
@@ -212,6 +231,7 @@ public struct ReconcileJob: Sendable {
             progress.periodsTotal = periods.count
             for await (id, read) in group {
                 reads[id] = read
+                guard let index else { continue }
                 if case .complete(let rows) = read { index.add(rows) }
                 progress.periodsRead += 1
                 options.progress?(progress)
@@ -255,13 +275,6 @@ public struct ReconcileJob: Sendable {
         row.lastEventType = item.lastEvent?.kind.eventType
         row.lastEventAt = item.lastEvent.map { Date(timeIntervalSince1970: Double($0.timeMillis) / 1000) }
         return row
-    }
-
-    /// Runs blocking work (libpq) on a thread of its own and waits for it without blocking.
-    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
     }
 
     private func optionsJSON() -> String {

@@ -26,6 +26,9 @@ public struct Reconciler: Sendable {
         public var unverified = 0
         /// Belongs to a known period outside the scope of this run.
         public var outOfScope = 0
+        /// Absent from the first read of its period, present in the confirming read: DreamClass
+        /// changed while it was read. Not drift.
+        public var changedDuringRun = 0
         /// Remote enrollments read, in periods read completely.
         public var remoteEnrollments = 0
         /// Enrollments both sides agree on: in sync, or deleted on both. A drift item of an earlier
@@ -33,6 +36,10 @@ public struct Reconciler: Sendable {
         public var agreed: Set<Int> = []
         /// Enrollment id → period id, learned from the rosters read now.
         public var learnedPeriods: [Int: Int] = [:]
+
+        public init(items: [DriftItem] = []) {
+            self.items = items
+        }
 
         public func count(_ kind: DriftKind) -> Int { items.reduce(0) { $0 + ($1.kind == kind ? 1 : 0) } }
     }
@@ -104,6 +111,47 @@ public struct Reconciler: Sendable {
         }
         result.items.sort { ($0.kind, $0.enrollmentID) < ($1.kind, $1.enrollmentID) }
         return result
+    }
+
+    /// The periods to read a second time before any `missed_delete` of `result` is claimed: the
+    /// periods of the candidates, or every period in scope when one's period is not known. None
+    /// on a night without candidates, so a clean night costs no extra calls.
+    public static func periodsToConfirm(_ result: Result, roster: RemoteRoster) -> [Period] {
+        let candidates = result.items.filter { $0.kind == .missedDelete }
+        guard !candidates.isEmpty else { return [] }
+        if candidates.contains(where: { $0.periodID == nil }) { return roster.periods }
+        let ids = Set(candidates.compactMap(\.periodID))
+        return roster.periods.filter { ids.contains($0.id) }
+    }
+
+    /// Keeps a `missed_delete` only when a second, complete, consistent read of its period,
+    /// started after the first read ended, does not have it either. Present in the second read:
+    /// it changed during the run, not drift. The second read failed: unverified.
+    ///
+    /// - Parameter confirming: the second reads of ``periodsToConfirm(_:roster:)``.
+    public static func confirmDeletes(_ result: Result, confirming: RemoteRoster) -> Result {
+        var confirmed = result
+        var present: [Int: Int] = [:]
+        for period in confirming.periods {
+            if case .complete(let rows)? = confirming.reads[period.id] {
+                for row in rows { present[row.id] = period.id }
+            }
+        }
+        confirmed.items = result.items.filter { item in
+            guard item.kind == .missedDelete else { return true }
+            let readWhole = item.periodID.map { confirming.wasReadCompletely($0) } ?? confirming.isComplete
+            if let period = present[item.enrollmentID] {
+                confirmed.changedDuringRun += 1
+                confirmed.learnedPeriods[item.enrollmentID] = period
+                return false
+            }
+            if !readWhole {
+                confirmed.unverified += 1
+                return false
+            }
+            return true
+        }
+        return confirmed
     }
 
     private func isRecent(_ event: LocalEvent) -> Bool {

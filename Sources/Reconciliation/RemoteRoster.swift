@@ -26,7 +26,7 @@ public struct RemoteRoster: Sendable {
 
     public var isComplete: Bool { failedPeriods.isEmpty && periods.allSatisfy { reads[$0.id] != nil } }
 
-    func wasReadCompletely(_ periodID: Int) -> Bool {
+    public func wasReadCompletely(_ periodID: Int) -> Bool {
         if case .complete = reads[periodID] { return true }
         return false
     }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Parses a duration as the command line takes it: `0`, `90s`, `15m`, `2h` (a bare number is seconds).
+/// Parses a duration as the command line takes it: `0`, `90s`, `15m`, `2h`, `1d` (a bare number is
+/// seconds); `nil` for anything else, a negative number or one too large to hold.
 public func parseDuration(_ text: String) -> Duration? {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     guard let unit = trimmed.last else { return nil }
@@ -14,5 +15,6 @@ public func parseDuration(_ text: String) -> Duration? {
     default: scale = 1
     }
     guard let value = Int64(number), value >= 0 else { return nil }
-    return .seconds(value * scale)
+    let (seconds, overflow) = value.multipliedReportingOverflow(by: scale)
+    return overflow ? nil : .seconds(seconds)
 }

@@ -33,36 +33,6 @@ public enum DriftReport {
         }
     }
 
-    /// Writes the report to `path` (`-` is stdout) through a temporary file and a rename, so a
-    /// crash never leaves half a report.
-    public static func write(_ text: String, to path: String) throws {
-        if path == "-" {
-            FileHandle.standardOutput.write(Data(text.utf8))
-            return
-        }
-        let url = URL(fileURLWithPath: path)
-        // A device or a pipe (/dev/null, a FIFO) is written to, never renamed over: as root,
-        // a rename would replace /dev/null itself with a regular file.
-        if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType, type != .typeRegular {
-            let handle = try FileHandle(forWritingTo: url)
-            defer { try? handle.close() }
-            handle.write(Data(text.utf8))
-            return
-        }
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temporary = url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try Data(text.utf8).write(to: temporary)
-            // rename(2) replaces the old report in one step, on the same file system.
-            guard rename(temporary.path, url.path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
-    }
-
     /// The default report path: `reports/drift-<tenant>-<UTC time>.<format>`.
     public static func defaultPath(tenant: String, at date: Date, format: Format) -> String {
         let stamp = Timestamp.format(date).prefix(19).replacingOccurrences(of: ":", with: "")

@@ -12,12 +12,13 @@ public enum RunSummary {
                 + "(\(run.newItems) new, \(run.persistingItems) persisting, \(run.resolvedItems) resolved)",
             run.periodsFailed > 0 ? "\(run.periodsTotal) periods (\(run.periodsFailed) unreadable)" : plural(run.periodsTotal, "period"),
             plural(run.remoteEnrollments, "enrollment"),
-            "\(plural(run.apiCalls, "API call")) (\(run.apiRetries) retried)",
+            "\(plural(run.apiCalls, "API call")) (\(run.apiRetries) retried" + (run.rosterRereads > 0 ? ", \(run.rosterRereads) re-read)" : ")"),
             String(format: "%.1f s", seconds),
         ]
         var extras: [String] = []
         if run.inFlight > 0 { extras.append("\(run.inFlight) in flight") }
         if run.unverified > 0 { extras.append("\(run.unverified) unverified") }
+        if run.changedDuringRun > 0 { extras.append("\(run.changedDuringRun) changed during the run") }
         if run.eventsUnusable > 0 { extras.append("\(run.eventsUnusable) unusable events") }
         if run.eventsUnsigned > 0 { extras.append("\(run.eventsUnsigned) events with a bad signature") }
         if !extras.isEmpty { parts.insert(extras.joined(separator: ", "), at: 1) }

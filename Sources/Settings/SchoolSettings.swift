@@ -1,5 +1,6 @@
 import DreamClassAPI
 import ReconcileJob
+import Reconciliation
 
 /// Everything one school's nightly run needs, after file, environment and flags are merged.
 public struct SchoolSettings: Sendable {
@@ -9,7 +10,11 @@ public struct SchoolSettings: Sendable {
     public var scope: ReconcileScope = .all
     public var settle: Duration = .seconds(900)
     public var backfill = false
-    public var maxDeletes = "10%"
+    public var maxDeletes: DeleteLimit = .percent(10)
+    /// The run (and its backfill) stops waiting on DreamClass or the endpoint after this: what is
+    /// unread is unverified, the run incomplete. Fits a nightly window with room to spare.
+    public var deadline: Duration = SchoolSettings.defaultDeadline
+    public static let defaultDeadline: Duration = .seconds(3 * 3600)
     public var deliverURL: String?
     public var deliverUser: String?
     /// Files holding secrets; the secrets themselves never live in the configuration file.

@@ -43,8 +43,11 @@ public struct SettingsFile: Sendable {
         "deliver": "text", "deliver_user": "text", "deliver_password_file": "text", "webhook_secret_file": "text",
         "report_dir": "text", "concurrency": "number", "max_rps": "number",
         "timeout": "number", "page_size": "number", "path_periods": "text", "path_period_students": "text",
-        "path_student": "text",
+        "path_student": "text", "deadline": "text", "read_attempts": "number", "max_attempts": "number",
+        "max_retry_after": "number",
     ]
+    /// Every key a section may have.
+    public static var keyNames: [String] { keys.keys.sorted() }
     static let secretKeys: Set<String> = ["api_key", "webhook_secret", "deliver_password", "password", "secret"]
 
     public static func load(path: String) throws(SettingsError) -> SettingsFile {
@@ -68,27 +71,36 @@ public struct SettingsFile: Sendable {
         }
         guard let top = root.mapping else { throw SettingsError(file: path, line: line(root), message: "must be a mapping with defaults and schools") }
         var file = SettingsFile(path: path)
+        // Every problem of the file is collected, so that one check names them all.
+        var errors: [SettingsError] = []
         for (keyNode, value) in top {
             let key = keyNode.string ?? ""
             switch key {
             case "defaults":
-                file.defaults = try file.section(value, prefix: "defaults")
+                file.defaults = file.section(value, prefix: "defaults", errors: &errors)
             case "schools":
-                guard let mapping = value.mapping else { throw SettingsError(file: path, key: "schools", line: line(value), message: "must map school names to settings") }
+                guard let mapping = value.mapping else {
+                    errors.append(SettingsError(file: path, key: "schools", line: line(value), message: "must map school names to settings"))
+                    continue
+                }
                 for (nameNode, section) in mapping {
                     let name = nameNode.string ?? ""
-                    file.schools.append((name, try file.section(section, prefix: "schools.\(name)")))
+                    file.schools.append((name, file.section(section, prefix: "schools.\(name)", errors: &errors)))
                 }
             default:
-                throw SettingsError(file: path, key: key, line: line(keyNode), message: "is not a setting (expected defaults or schools)")
+                errors.append(SettingsError(file: path, key: key, line: line(keyNode), message: "is not a setting (expected defaults or schools)"))
             }
         }
-        guard !file.schools.isEmpty else { throw SettingsError(file: path, key: "schools", message: "names no school") }
+        if file.schools.isEmpty, errors.isEmpty { errors.append(SettingsError(file: path, key: "schools", message: "names no school")) }
+        if let error = SettingsError.combined(errors) { throw error }
         return file
     }
 
-    private mutating func section(_ node: Node, prefix: String) throws(SettingsError) -> [String: Setting] {
-        guard let mapping = node.mapping else { throw SettingsError(file: path, key: prefix, line: Self.line(node), message: "must be a mapping") }
+    private mutating func section(_ node: Node, prefix: String, errors: inout [SettingsError]) -> [String: Setting] {
+        guard let mapping = node.mapping else {
+            errors.append(SettingsError(file: path, key: prefix, line: Self.line(node), message: "must be a mapping"))
+            return [:]
+        }
         var values: [String: Setting] = [:]
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? ""
@@ -98,24 +110,26 @@ public struct SettingsFile: Sendable {
                 warnings.append("\(path):\(line): \(name) holds a secret, which is ignored here: use the environment or a *_file setting")
                 continue
             }
+            func problem(_ message: String) { errors.append(SettingsError(file: path, key: name, line: line, message: message)) }
             guard let kind = Self.keys[key] else {
-                throw SettingsError(file: path, key: name, line: line, message: "is not a setting; known: \(Self.keys.keys.sorted().joined(separator: ", "))")
+                problem("is not a setting; known: \(Self.keys.keys.sorted().joined(separator: ", "))")
+                continue
             }
             switch (kind, value) {
             case ("list", .sequence(let items)):
                 let numbers = items.compactMap { $0.int }
-                guard numbers.count == items.count else { throw SettingsError(file: path, key: name, line: line, message: "must be a list of period ids") }
+                guard numbers.count == items.count else { problem("must be a list of period ids"); continue }
                 values[key] = Setting(value: .list(numbers), line: line)
             case ("number", .scalar):
-                guard let number = value.float else { throw SettingsError(file: path, key: name, line: line, message: "must be a number") }
+                guard let number = value.float, number.isFinite else { problem("must be a number"); continue }
                 values[key] = Setting(value: .number(number), line: line)
             case ("flag", .scalar):
-                guard let flag = value.bool else { throw SettingsError(file: path, key: name, line: line, message: "must be true or false") }
+                guard let flag = value.bool else { problem("must be true or false"); continue }
                 values[key] = Setting(value: .flag(flag), line: line)
             case ("text", .scalar(let scalar)):
                 values[key] = Setting(value: .text(scalar.string), line: line)
             default:
-                throw SettingsError(file: path, key: name, line: line, message: "must be a \(kind == "list" ? "list" : kind == "flag" ? "true or false" : kind)")
+                problem("must be a \(kind == "list" ? "list" : kind == "flag" ? "true or false" : kind)")
             }
         }
         return values
@@ -123,15 +137,37 @@ public struct SettingsFile: Sendable {
 
     private static func line(_ node: Node) -> Int? { node.mark.map { $0.line } }
 
-    /// One school's settings: the file's defaults, its section, then `environment` over them.
+    /// One school's settings: the file's defaults, its section, then `environment` over them
+    /// (flags go over all of it, in the command). Every value is checked here, against the same
+    /// ranges as the environment's, and every problem of the school is named in one error.
     public func resolve(school name: String, environment: [String: String]) throws(SettingsError) -> SchoolSettings {
         guard let section = schools.first(where: { $0.name == name })?.values else {
             throw SettingsError(file: path, key: "schools.\(name)", message: "no such school; the file has \(schoolNames.joined(separator: ", "))")
         }
         let merged = defaults.merging(section) { $1 }
+        var errors: [SettingsError] = []
+        func place(_ key: String) -> String { (section[key] != nil ? "schools.\(name)." : "defaults.") + key }
+        func problem(_ key: String, _ message: String) {
+            errors.append(SettingsError(file: path, key: place(key), line: merged[key]?.line, message: message))
+        }
         func text(_ key: String) -> String? { if case .text(let value)? = merged[key]?.value { return value }; return nil }
         func number(_ key: String) -> Double? { if case .number(let value)? = merged[key]?.value { return value }; return nil }
-        func place(_ key: String) -> String { (section[key] != nil ? "schools.\(name)." : "defaults.") + key }
+        /// A number of `range`; a whole one when the range is of integers.
+        func checked<T: Comparable>(_ key: String, _ range: ClosedRange<T>, _ convert: (Double) -> T?) -> T? {
+            guard let value = number(key) else { return nil }
+            guard let converted = convert(value), range.contains(converted) else {
+                problem(key, "must be \(T.self == Int.self ? "a whole number" : "a number") from \(range.lowerBound) to \(range.upperBound), not \(value)")
+                return nil
+            }
+            return converted
+        }
+        func whole(_ key: String, _ range: ClosedRange<Int>) -> Int? { checked(key, range) { Int(exactly: $0) } }
+        func real(_ key: String, _ range: ClosedRange<Double>) -> Double? { checked(key, range) { $0 } }
+        func duration(_ key: String) -> Duration? {
+            guard let value = text(key) else { return nil }
+            guard let duration = parseDuration(value) else { problem(key, "takes 0, 90s, 15m, 2h or 1d, not \"\(value)\""); return nil }
+            return duration
+        }
 
         var api = DreamClassConfiguration(
             baseURL: text("base_url") ?? DreamClassConfiguration.defaultBaseURL, apiKey: "",
@@ -139,18 +175,21 @@ public struct SettingsFile: Sendable {
         )
         if let file = text("api_key_file") {
             do { api.apiKey = try DreamClassConfiguration.readSecret(file: file, setting: place("api_key_file")) } catch {
-                throw SettingsError(file: path, key: place("api_key_file"), line: merged["api_key_file"]?.line, message: "\(error)")
+                problem("api_key_file", "\(error)")
             }
         }
         if let value = text("path_periods") { api.paths.periods = value }
         if let value = text("path_period_students") { api.paths.periodStudents = value }
         if let value = text("path_student") { api.paths.student = value }
-        if let value = number("concurrency") { api.concurrency = max(1, Int(value)) }
-        if let value = number("max_rps") { api.requestsPerSecond = value }
-        if let value = number("timeout") { api.timeout = .milliseconds(Int(value * 1000)) }
-        if let value = number("page_size") { api.pageSize = Int(value) }
+        if let value = whole("concurrency", Limits.concurrency) { api.concurrency = value }
+        if let value = real("max_rps", Limits.requestsPerSecond) { api.requestsPerSecond = value }
+        if let value = real("timeout", Limits.timeoutSeconds) { api.timeout = .seconds(value) }
+        if let value = whole("page_size", Limits.pageSize) { api.pageSize = value }
+        if let value = whole("max_attempts", Limits.attempts) { api.maxAttempts = value }
+        if let value = whole("read_attempts", Limits.attempts) { api.readAttempts = value }
+        if let value = real("max_retry_after", Limits.retryAfterSeconds) { api.maxRetryAfter = .seconds(value) }
         do { try api.apply(environment: environment) } catch {
-            throw SettingsError(file: "environment", message: "\(error)")
+            errors.append(SettingsError(file: "environment", message: "\(error)"))
         }
 
         var settings = SchoolSettings(name: name, api: api)
@@ -158,22 +197,38 @@ public struct SettingsFile: Sendable {
         switch text("scope") {
         case nil, "all"?: break
         case "current"?: settings.scope = .current
-        case let other?:
-            throw SettingsError(file: path, key: place("scope"), line: merged["scope"]?.line, message: "takes all or current (or use periods: [...]), not \"\(other)\"")
+        case let other?: problem("scope", "takes all or current (or use periods: [...]), not \"\(other)\"")
         }
-        if let value = text("settle") {
-            guard let duration = parseDuration(value) else {
-                throw SettingsError(file: path, key: place("settle"), line: merged["settle"]?.line, message: "takes 0, 90s, 15m or 2h, not \"\(value)\"")
-            }
-            settings.settle = duration
+        if let value = duration("settle") { settings.settle = value }
+        if let value = duration("deadline") {
+            if value > .zero { settings.deadline = value } else { problem("deadline", "must be longer than 0") }
         }
         if case .flag(let flag)? = merged["backfill"]?.value { settings.backfill = flag }
-        if let value = text("max_deletes") { settings.maxDeletes = value }
+        if let value = text("max_deletes") {
+            if let limit = DeleteLimit(value) { settings.maxDeletes = limit } else { problem("max_deletes", "takes \(DeleteLimit.expected), not \"\(value)\"") }
+        }
         settings.deliverURL = text("deliver")
         settings.deliverUser = text("deliver_user")
         settings.deliverPasswordFile = text("deliver_password_file")
         settings.webhookSecretFile = text("webhook_secret_file")
         if let value = text("report_dir") { settings.reportDirectory = value }
+        if let error = SettingsError.combined(errors) { throw error }
         return settings
+    }
+
+    /// Every problem of every school (the environment's included), for `config check`; empty
+    /// when all can run.
+    public func problems(environment: [String: String]) -> [SettingsError] {
+        schoolNames.flatMap { name -> [SettingsError] in
+            do {
+                let settings = try resolve(school: name, environment: environment)
+                try settings.api.requireCredentials()
+                return []
+            } catch let error as SettingsError {
+                return error.all
+            } catch {
+                return [SettingsError(file: path, key: "schools.\(name)", message: "\(error)")]
+            }
+        }
     }
 }

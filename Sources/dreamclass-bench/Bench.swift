@@ -17,7 +17,7 @@ struct Bench: AsyncParsableCommand {
     )
 }
 
-struct IngestBench: ParsableCommand {
+struct IngestBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest", abstract: "Time `ingest` of a generated file of webhook events."
     )
@@ -31,7 +31,7 @@ struct IngestBench: ParsableCommand {
     @Option(help: "Connections writing batches at once.")
     var writers: Int = 2
 
-    func run() throws {
+    func run() async throws {
         let server = try TemporaryPostgresServer()
         defer { server.stop() }
         let connections = try (0..<writers).map { _ in try Connection(conninfo: server.conninfo()) }
@@ -61,7 +61,7 @@ struct IngestBench: ParsableCommand {
 
         var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
         let start = ContinuousClock.now
-        let summary = try Ingester(schema: "dreamclass", batchSize: batchSize).ingest(&reader, sourceName: "bench", into: connections)
+        let summary = try await Ingester(schema: "dreamclass", batchSize: batchSize).ingest(&reader, sourceName: "bench", into: connections)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print("""

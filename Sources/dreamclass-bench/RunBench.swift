@@ -74,7 +74,7 @@ struct RunBench: AsyncParsableCommand {
         try out.close()
         var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
         let writers = try (0..<2).map { _ in try Connection(conninfo: server.conninfo()) }
-        let ingested = try Ingester(schema: "dreamclass").ingest(&reader, sourceName: "bench", into: writers)
+        let ingested = try await Ingester(schema: "dreamclass").ingest(&reader, sourceName: "bench", into: writers)
         try connection.execute("VACUUM ANALYZE dreamclass.webhook_events")
 
         // The drift: DreamClass changed `active` of a share of the enrollments.

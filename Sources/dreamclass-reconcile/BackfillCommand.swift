@@ -2,14 +2,17 @@ import ArgumentParser
 import Backfill
 import DreamClassAPI
 import EventStore
+import FileOutput
 import Foundation
 import Postgres
+import Reconciliation
 import Reports
+import Settings
 
 /// The settings of a backfill, shared by `backfill` and `run --backfill`.
 struct BackfillOptions: ParsableArguments {
-    @Option(help: "Deletes per period above this are held: a count, or a share like 10% of its local enrollments.")
-    var maxDeletes = "10%"
+    @Option(help: "Deletes per period above this are held: a count, or a share like 10% of its local enrollments (default: the school's max_deletes, else 10%).")
+    var maxDeletes: String?
 
     @Flag(help: "Apply the deletes the mass-delete guard holds.")
     var allowMassDelete = false
@@ -27,24 +30,27 @@ struct BackfillOptions: ParsableArguments {
     var backfillReport: String?
 
     func validate() throws {
-        if DeleteLimit(maxDeletes) == nil { throw ValidationError("--max-deletes takes a count (25) or a share (10%), not \"\(maxDeletes)\"") }
+        if let maxDeletes, DeleteLimit(maxDeletes) == nil { throw ValidationError("--max-deletes takes \(DeleteLimit.expected), not \"\(maxDeletes)\"") }
         if deliverUser != nil, deliver == nil { throw ValidationError("--deliver-user needs --deliver") }
     }
 
     /// Backfills run `runID`; prints the summary, writes the CSV; returns the exit code.
+    /// `fileMaxDeletes` is the school's setting, which `--max-deletes` overrides.
     func backfill(
         runID: Int64, dryRun: Bool, global: GlobalOptions, environment: [String: String] = ProcessInfo.processInfo.environment,
-        label: String = ""
+        fileMaxDeletes: DeleteLimit = .percent(10), deadline: ContinuousClock.Instant, label: String = ""
     ) async throws -> Int32 {
         let logger = try global.makeLogger(label: "backfill")
         var options = BackfillJob.Options(schema: global.resolvedSchema, runID: runID)
-        options.maxDeletes = DeleteLimit(maxDeletes)!
+        // Checked in validate(); the flag wins over the file.
+        options.maxDeletes = maxDeletes.flatMap(DeleteLimit.init) ?? fileMaxDeletes
         options.allowMassDelete = allowMassDelete
         options.dryRun = dryRun
         options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: environment).map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
         var sender: WebhookSender?
         if let deliver, !dryRun {
             var configuration = WebhookSender.Configuration(url: deliver)
+            configuration.deadline = deadline
             if let deliverUser {
                 guard let password = try secret("DREAMCLASS_DELIVER_PASSWORD", environment: environment) else {
                     throw ValidationError("--deliver-user needs DREAMCLASS_DELIVER_PASSWORD (or DREAMCLASS_DELIVER_PASSWORD_FILE)")
@@ -59,14 +65,14 @@ struct BackfillOptions: ParsableArguments {
             try? await sender?.shutdown()
             let tenant = try RunStore(schema: global.resolvedSchema).run(runID, on: connection)?.tenant ?? "unknown"
             let path = backfillReport ?? BackfillReport.defaultPath(tenant: tenant, at: Date())
-            try DriftReport.write(BackfillReport.render(outcome.reportRows, wouldDeliver: dryRun && deliver != nil), to: path)
-            let out = path == "-" ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
-            out.write(label + (dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
-            if path != "-" { out.write(label + "backfill report: \(path)\n") }
+            try OutputFile.write(BackfillReport.render(outcome.reportRows, wouldDeliver: dryRun && deliver != nil), to: path)
+            let out = path == "-" ? StandardStream.error : StandardStream.output
+            try out.write(label + (dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
+            if path != "-" { try out.write(label + "backfill report: \(path)\n") }
             return outcome.deliveryFailed > 0 ? 75 : 0
         } catch {
             try? await sender?.shutdown()
-            FileHandleOutput.standardError.write(label + "error: \(error)\n")
+            StandardStream.error.attempt(label + "error: \(error)\n")
             return 1
         }
     }
@@ -86,11 +92,26 @@ struct BackfillCommand: AsyncParsableCommand {
 
     @Option(help: "The run to repair (see `runs`).") var run: Int64
     @Flag(help: "Print what would be written and delivered; write and deliver nothing.") var dryRun = false
+    @Option(help: "Stop delivering after this (0, 90s, 15m, 2h, 1d; default 3h): what is left stays undelivered, exit 75.")
+    var deadline: String?
     @OptionGroup var backfill: BackfillOptions
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        try validateDeadline(deadline)
+    }
+
     func run() async throws {
-        let code = try await backfill.backfill(runID: run, dryRun: dryRun, global: global)
+        let limit = deadline.flatMap(parseDuration) ?? SchoolSettings.defaultDeadline
+        let code = try await backfill.backfill(runID: run, dryRun: dryRun, global: global, deadline: .now + limit)
         if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `--deadline` takes a duration longer than 0.
+func validateDeadline(_ text: String?) throws {
+    guard let text else { return }
+    guard let duration = parseDuration(text), duration > .zero else {
+        throw ValidationError("--deadline takes a duration longer than 0 (90s, 15m, 2h, 1d), not \"\(text)\"")
     }
 }

@@ -1,3 +1,4 @@
+import FileOutput
 import ArgumentParser
 import DreamClassAPI
 import Foundation
@@ -14,7 +15,7 @@ struct ConfigCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate the configuration file and make one authenticated call per school.",
-        discussion: "Errors name the file, the key and its line. Exit codes: 0 all good; 1 a school's call failed; 64 the file is invalid."
+        discussion: "Every problem of the file is named at once, with the file, the key and its line. Exit codes: 0 all good; 1 a school's call failed; 64 the file is invalid."
     )
 
     @Flag(help: "Only validate the file; call nobody.") var offline = false
@@ -24,28 +25,28 @@ struct ConfigCheck: AsyncParsableCommand {
         guard let path = global.resolvedConfigPath else { throw ValidationError("name the file with --config or DREAMCLASS_CONFIG") }
         let file: SettingsFile
         do { file = try SettingsFile.load(path: path) } catch { throw ValidationError("\(error)") }
-        for warning in file.warnings { FileHandleOutput.standardError.write("warning: \(warning)\n") }
+        for warning in file.warnings { StandardStream.error.attempt("warning: \(warning)\n") }
         let environment = ProcessInfo.processInfo.environment
+        let problems = file.problems(environment: environment)
+        guard problems.isEmpty else {
+            for problem in problems { StandardStream.error.attempt("error: \(problem)\n") }
+            throw ExitCode(64)
+        }
         var failed = false
         for name in file.schoolNames {
-            let settings: SchoolSettings
-            do {
-                settings = try file.resolve(school: name, environment: environment)
-                try settings.api.requireCredentials()
-            } catch {
-                throw ValidationError("school \(name): \(error)")
-            }
+            // Checked above: every school resolves.
+            let settings = try file.resolve(school: name, environment: environment)
             guard !offline else {
-                print("school \(name): settings valid (tenant \(settings.api.tenant))")
+                try StandardStream.output.line("school \(name): settings valid (tenant \(settings.api.tenant))")
                 continue
             }
             let client = try DreamClassClient(configuration: settings.api, logger: try global.makeLogger(label: "config"))
             do {
                 let periods = try await client.periods()
-                print("school \(name): ok, \(periods.count) periods (tenant \(settings.api.tenant), \(settings.api.baseURL))")
+                try StandardStream.output.line("school \(name): ok, \(periods.count) periods (tenant \(settings.api.tenant), \(settings.api.baseURL))")
             } catch {
                 failed = true
-                FileHandleOutput.standardError.write("school \(name): \(error)\n")
+                StandardStream.error.attempt("school \(name): \(error)\n")
             }
             try? await client.shutdown()
         }
@@ -63,7 +64,7 @@ struct ConfigSchools: AsyncParsableCommand {
         guard let path = global.resolvedConfigPath else { throw ValidationError("name the file with --config or DREAMCLASS_CONFIG") }
         do {
             let file = try SettingsFile.load(path: path)
-            for name in file.schoolNames { print(name) }
+            for name in file.schoolNames { try StandardStream.output.line(name) }
         } catch {
             throw ValidationError("\(error)")
         }

@@ -1,3 +1,4 @@
+import FileOutput
 import ArgumentParser
 import DreamClassAPI
 import DreamClassSimulator
@@ -31,7 +32,7 @@ struct DemoCommand: AsyncParsableCommand {
         var logger = try GlobalOptions.parse([]).makeLogger(label: "demo")
         logger.logLevel = .warning
         let tenant = "demo-school"
-        print("starting a throwaway PostgreSQL and the DreamClass simulator ...")
+        try StandardStream.output.line("starting a throwaway PostgreSQL and the DreamClass simulator ...")
         let server = try TemporaryPostgresServer()
         defer { server.stop() }
         let connection = try Connection(conninfo: server.conninfo(), logger: logger)
@@ -45,7 +46,7 @@ struct DemoCommand: AsyncParsableCommand {
         try Data((scenario.storedWebhooks + [#"{"id":"cut short by a proxy","type":"STUDENT_PERI"#]).joined(separator: "\n").utf8).write(to: file)
         var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
         let ingested = try Ingester(schema: "dreamclass", logger: logger).ingest(&reader, sourceName: file.lastPathComponent, into: connection)
-        print("ingest: \(ingested)  (the webhooks the receiver stored before and during an outage)")
+        try StandardStream.output.line("ingest: \(ingested)  (the webhooks the receiver stored before and during an outage)")
 
         var settings = SimulatorSettings(apiKey: "demo-key-\(UUID().uuidString)", schoolCode: "DEMO", tenant: tenant)
         settings.pageSize = 50
@@ -62,14 +63,14 @@ struct DemoCommand: AsyncParsableCommand {
             ).run(connection: connection, lockConnection: try Connection(conninfo: server.conninfo(), logger: logger), client: client, now: now)
             try await client.shutdown()
             await simulator.stop()
-            print(outcome.summary)
-            print("the outage hid \(scenario.expectedMissedCreates.count) creates, \(scenario.expectedMissedUpdates.count) updates, "
+            try StandardStream.output.line(outcome.summary)
+            try StandardStream.output.line("the outage hid \(scenario.expectedMissedCreates.count) creates, \(scenario.expectedMissedUpdates.count) updates, "
                 + "\(scenario.expectedMissedDeletes.count) deletes and \(scenario.expectedStaleDeletes.count) restore(s)")
-            print("report: \(reportPath)")
+            try StandardStream.output.line("report: \(reportPath)")
         } catch {
             try? await client.shutdown()
             await simulator.stop()
-            FileHandleOutput.standardError.write("error: \(error)\n")
+            StandardStream.error.attempt("error: \(error)\n")
             throw ExitCode(1)
         }
     }

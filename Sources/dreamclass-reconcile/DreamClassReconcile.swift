@@ -1,3 +1,4 @@
+import FileOutput
 import ArgumentParser
 
 /// Finds and repairs the DreamClass webhooks a school's systems missed.
@@ -8,4 +9,20 @@ struct DreamClassReconcile: AsyncParsableCommand {
         abstract: "Find and repair the DreamClass student-period webhooks a school's systems missed.",
         subcommands: [DemoCommand.self, MigrateCommand.self, IngestCommand.self, RunCommand.self, BackfillCommand.self, ReportCommand.self, RunsCommand.self, ConfigCommand.self, ServeCommand.self]
     )
+
+    /// ArgumentParser's own `main`, after making a closed pipe an error of the write that meets
+    /// it (EPIPE, reported, exit 1) instead of a signal that ends the process without a word.
+    static func main() async {
+        StandardStream.ignoreBrokenPipeSignal()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

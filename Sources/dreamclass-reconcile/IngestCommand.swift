@@ -1,3 +1,4 @@
+import FileOutput
 import ArgumentParser
 import DreamClassAPI
 import EventStore
@@ -31,7 +32,7 @@ struct IngestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try global.makeLogger(label: "ingest")
-        try exitOnFailure {
+        try await exitOnFailure {
             let signature = try secret("DREAMCLASS_WEBHOOK_SECRET").map {
                 try WebhookSignature(secret: $0, encoding: keyEncoding)
             }
@@ -56,8 +57,8 @@ struct IngestCommand: AsyncParsableCommand {
                 schema: global.resolvedSchema, source: .ingest, signature: signature,
                 batchSize: batchSize, logger: logger
             )
-            let summary = try ingester.ingest(&reader, sourceName: sourceName, into: connections)
-            print(summary)
+            let summary = try await ingester.ingest(&reader, sourceName: sourceName, into: connections)
+            try StandardStream.output.line(summary.description)
         }
     }
 }

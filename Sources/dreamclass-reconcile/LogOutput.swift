@@ -1,3 +1,4 @@
+import FileOutput
 import Foundation
 import Logging
 import ReconcileJob
@@ -78,7 +79,7 @@ struct StderrLogHandler: LogHandler {
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
             line = String(decoding: data, as: UTF8.self) + "\n"
         }
-        Self.lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
+        Self.lock.withLock { _ in StandardStream.error.attempt(line) }
     }
 }
 
@@ -112,8 +113,8 @@ final class ProgressLine: Sendable {
             if done < total { text += String(format: " · ETA %.0f s", eta) }
             return text
         }
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        StandardStream.error.attempt("\r\u{1B}[K\(line)")
     }
 
-    func finish() { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    func finish() { StandardStream.error.attempt("\r\u{1B}[K") }
 }

@@ -1,3 +1,4 @@
+import FileOutput
 import ArgumentParser
 import EventStore
 
@@ -11,12 +12,12 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try global.makeLogger(label: "migrate")
-        try exitOnFailure {
+        try await exitOnFailure {
             let connection = try global.connect(logger: logger)
             let migrator = Migrator(schema: global.resolvedSchema, logger: logger)
             let applied = try migrator.migrate(connection)
             let schema = global.resolvedSchema
-            print(applied.isEmpty
+            try StandardStream.output.line(applied.isEmpty
                 ? "schema \"\(schema)\" is up to date"
                 : "schema \"\(schema)\": applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(applied.map(String.init).joined(separator: ", ")))")
         }
@@ -24,15 +25,15 @@ struct MigrateCommand: AsyncParsableCommand {
 }
 
 /// Runs `body`; a failure is printed as one clear line on stderr and exits with code 1.
-func exitOnFailure(_ body: () throws -> Void) throws {
+func exitOnFailure(_ body: () async throws -> Void) async throws {
     do {
-        try body()
+        try await body()
     } catch let error as ExitCode {
         throw error
     } catch let error as ValidationError {
         throw error
     } catch {
-        FileHandleOutput.standardError.write("error: \(error)\n")
+        StandardStream.error.attempt("error: \(error)\n")
         throw ExitCode(1)
     }
 }

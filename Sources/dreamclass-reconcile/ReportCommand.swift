@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventStore
+import FileOutput
 import Foundation
 import Reports
 
@@ -15,12 +16,12 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try global.makeLogger(label: "report")
-        try exitOnFailure {
+        try await exitOnFailure {
             let connection = try global.connect(logger: logger)
             let store = RunStore(schema: global.resolvedSchema)
             guard let record = try store.run(run, on: connection) else { throw ValidationError("there is no run \(run)") }
             let items = try store.driftItems(runID: run, on: connection)
-            try DriftReport.write(DriftReport.render(items, tenant: record.tenant, format: format), to: output)
+            try OutputFile.write(DriftReport.render(items, tenant: record.tenant, format: format), to: output)
         }
     }
 }
@@ -34,12 +35,12 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try global.makeLogger(label: "runs")
-        try exitOnFailure {
+        try await exitOnFailure {
             let connection = try global.connect(logger: logger)
             let runs = try RunStore(schema: global.resolvedSchema).recentRuns(tenant: tenant, limit: limit, on: connection)
-            print(["run", "tenant", "scope", "started (UTC)", "status", "creates", "updates", "deletes", "stale", "unverified", "error"].joined(separator: "\t"))
+            try StandardStream.output.line(["run", "tenant", "scope", "started (UTC)", "status", "creates", "updates", "deletes", "stale", "unverified", "error"].joined(separator: "\t"))
             for run in runs {
-                print([
+                try StandardStream.output.line([
                     String(run.runID), run.tenant, run.scope, String(run.startedAt.formatted(.iso8601).prefix(19)), run.status.rawValue,
                     String(run.missedCreates), String(run.missedUpdates), String(run.missedDeletes), String(run.staleDeletes),
                     String(run.unverified), run.error ?? "",

@@ -1,3 +1,4 @@
+import FileOutput
 import ArgumentParser
 import DreamClassAPI
 import EventStore
@@ -57,6 +58,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "With --all-tenants: schools run at once.")
     var parallel = 2
 
+    @Option(help: "Stop waiting on DreamClass (and the backfill's endpoint) after this: 90s, 15m, 2h, 1d (default: the school's deadline, else 3h). What is unread then is unverified; exit 75.")
+    var deadline: String?
+
     @Option(help: "Write Prometheus metrics of the run(s) to this file (node_exporter's textfile collector), atomically.")
     var metricsFile: String?
 
@@ -72,6 +76,8 @@ struct RunCommand: AsyncParsableCommand {
         if (school != nil || allTenants), global.resolvedConfigPath == nil { throw ValidationError("--school and --all-tenants need --config") }
         if school != nil, allTenants { throw ValidationError("--school and --all-tenants exclude each other") }
         if allTenants, report != nil { throw ValidationError("--report names one file; with --all-tenants each school's report goes to its report_dir") }
+        if parallel < 1 { throw ValidationError("--parallel takes 1 or more, not \(parallel)") }
+        try validateDeadline(deadline)
     }
 
     func run() async throws {
@@ -83,7 +89,7 @@ struct RunCommand: AsyncParsableCommand {
         let worst = worstExitCode(results.map(\.code))
         if let metricsFile {
             do { try MetricsFile.write(results.map(\.sample), to: metricsFile) } catch {
-                FileHandleOutput.standardError.write("error: cannot write metrics to \(metricsFile): \(error)\n")
+                StandardStream.error.attempt("error: cannot write metrics to \(metricsFile): \(error)\n")
             }
         }
         let lines = results.map { "\($0.sample.tenant): \($0.sample.status.rawValue)" + ($0.sample.run.map { " (run \($0.runID))" } ?? "") }
@@ -102,7 +108,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let file: SettingsFile
         do { file = try SettingsFile.load(path: path) } catch { throw ValidationError("\(error)") }
-        for warning in file.warnings { FileHandleOutput.standardError.write("warning: \(warning)\n") }
+        for warning in file.warnings { StandardStream.error.attempt("warning: \(warning)\n") }
         let names: [String]
         if allTenants {
             names = file.schoolNames
@@ -139,7 +145,7 @@ struct RunCommand: AsyncParsableCommand {
                     var code: Int32 = 1
                     var run: RunRecord?
                     do { (code, run) = try await runSchool(settings, label: label, environment: environment) } catch {
-                        FileHandleOutput.standardError.write("\(label)error: \(error)\n")
+                        StandardStream.error.attempt("\(label)error: \(error)\n")
                     }
                     let status: RunRecord.Status = run?.status ?? .failed
                     return (code, MetricsFile.Sample(tenant: settings.api.tenant, status: status, finishedAt: Date(),
@@ -160,6 +166,7 @@ struct RunCommand: AsyncParsableCommand {
     /// One school: the run, then the backfill when asked. Flags win over the file's settings.
     private func runSchool(_ settings: SchoolSettings, label: String, environment: [String: String]) async throws -> (Int32, RunRecord?) {
         let now = Date()
+        let deadline = ContinuousClock.now + (self.deadline.flatMap(parseDuration) ?? settings.deadline)
         var scope = settings.scope
         if current { scope = .current } else if !periods.isEmpty { scope = .periods(periods) }
         let reportPath = report ?? settings.reportDirectory + "/" + DriftReport.defaultPath(tenant: settings.api.tenant, at: now, format: format)
@@ -169,13 +176,12 @@ struct RunCommand: AsyncParsableCommand {
             settle: settle.flatMap(parseDuration) ?? settings.settle, skipStudentDetails: skipStudentDetails, dryRun: dryRun,
             reportPath: reportPath, format: format
         )
-        var (code, run) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now,
+        var (code, run) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now, deadline: deadline,
                                                    detailedExitcode: detailedExitcode, label: label)
         if settings.backfill, !dryRun, let run, run.driftCount > 0 {
             var fill = backfillOptions
             if let url = settings.deliverURL, fill.deliver == nil { fill.deliver = url }
             if let user = settings.deliverUser, fill.deliverUser == nil { fill.deliverUser = user }
-            if fill.maxDeletes == "10%" { fill.maxDeletes = settings.maxDeletes }
             if fill.backfillReport == nil {
                 fill.backfillReport = settings.reportDirectory + "/" + BackfillReport.defaultPath(tenant: settings.api.tenant, at: now).dropFirst("reports/".count)
             }
@@ -187,7 +193,10 @@ struct RunCommand: AsyncParsableCommand {
             if let file = settings.deliverPasswordFile, (secrets["DREAMCLASS_DELIVER_PASSWORD"] ?? "").isEmpty {
                 secrets["DREAMCLASS_DELIVER_PASSWORD_FILE"] = secrets["DREAMCLASS_DELIVER_PASSWORD_FILE"] ?? file
             }
-            let backfilled = try await fill.backfill(runID: run.runID, dryRun: false, global: global, environment: secrets, label: label)
+            let backfilled = try await fill.backfill(
+                runID: run.runID, dryRun: false, global: global, environment: secrets, fileMaxDeletes: settings.maxDeletes,
+                deadline: deadline, label: label
+            )
             code = worstExitCode([code, backfilled])
         }
         return (code, run)
@@ -195,12 +204,12 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Runs one reconciliation and prints its summary; returns the exit code, and the run when it finished.
     static func reconcile(
-        options: ReconcileJob.Options, api: DreamClassConfiguration, global: GlobalOptions, now: Date, detailedExitcode: Bool,
-        label: String = ""
+        options: ReconcileJob.Options, api: DreamClassConfiguration, global: GlobalOptions, now: Date,
+        deadline: ContinuousClock.Instant, detailedExitcode: Bool, label: String = ""
     ) async throws -> (Int32, RunRecord?) {
         let logger = try global.makeLogger(label: "run")
         Secrets.register(api.apiKey)
-        let client = try DreamClassClient(configuration: api, logger: logger)
+        let client = try DreamClassClient(configuration: api, deadline: deadline, logger: logger)
         let progress = ProgressLine.makeIfTerminal()
         var options = options
         if let progress { options.progress = { progress.update($0) } }
@@ -212,19 +221,21 @@ struct RunCommand: AsyncParsableCommand {
                 .run(connection: connection, lockConnection: lockConnection, client: client, now: now)
             try await client.shutdown()
             // With the report on stdout, the summary goes to stderr so the report stays clean.
-            let out = options.reportPath == "-" ? FileHandleOutput.standardError : FileHandleOutput.standardOutput
-            out.write(label + outcome.summary + "\n")
+            let out = options.reportPath == "-" ? StandardStream.error : StandardStream.output
+            try out.write(label + outcome.summary + "\n")
             if outcome.run.status == .incomplete {
-                out.write(label + "incomplete: \(outcome.run.error ?? "some periods could not be read"); their enrollments were not diffed\n")
+                try out.write(label + "incomplete: \(outcome.run.error ?? "some periods could not be read"); their enrollments were not diffed\n")
             }
-            if let path = options.reportPath, path != "-" { out.write(label + "report: \(path)\n") }
-            if options.dryRun { out.write(label + "dry run: nothing was written to the database\n") }
+            if let path = options.reportPath, path != "-" { try out.write(label + "report: \(path)\n") }
+            if options.dryRun { try out.write(label + "dry run: nothing was written to the database\n") }
             if outcome.run.status == .incomplete { return (75, outcome.run) }
             return (detailedExitcode && outcome.run.driftCount > 0 ? 2 : 0, outcome.run)
         } catch {
             try? await client.shutdown()
-            FileHandleOutput.standardError.write(label + "error: \(error)\n")
+            StandardStream.error.attempt(label + "error: \(error)\n")
+            // Another run holds the lock, or the night ended before DreamClass answered: try later.
             if case ReconcileError.locked = error { return (75, nil) }
+            if case DreamClassError.deadlinePassed = error { return (75, nil) }
             return (1, nil)
         }
     }

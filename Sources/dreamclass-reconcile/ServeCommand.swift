@@ -39,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
             options.basicAuth = (user, password)
         }
         let settings = global
-        try exitOnFailure {
+        try await exitOnFailure {
             try Migrator(schema: settings.resolvedSchema, logger: logger).requireUpToDate(try settings.connect(logger: logger))
         }
         let receiver = WebhookReceiver(options: options, logger: logger) { try settings.connect(logger: logger) }

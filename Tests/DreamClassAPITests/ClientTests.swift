@@ -235,7 +235,7 @@ import TestSupport
         #expect(throws: ConfigurationError.missing("DREAMCLASS_SCHOOL_CODE")) {
             try DreamClassConfiguration.fromEnvironment(["DREAMCLASS_API_KEY": "k", "DREAMCLASS_TENANT": "t"])
         }
-        #expect(throws: ConfigurationError.invalid("DREAMCLASS_PAGE_SIZE", "many")) {
+        #expect(throws: ConfigurationError.invalid("DREAMCLASS_PAGE_SIZE", "many", expected: "0 to 100000")) {
             try DreamClassConfiguration.fromEnvironment(["DREAMCLASS_API_KEY": "k", "DREAMCLASS_TENANT": "t", "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_PAGE_SIZE": "many"])
         }
     }

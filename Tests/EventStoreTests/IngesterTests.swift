@@ -1,4 +1,5 @@
 import DreamClassAPI
+import DreamClassSimulator
 import EventStore
 import Foundation
 import Postgres
@@ -70,9 +71,10 @@ import TestSupport
             SELECT event_type, body, payload->'data'->>'id', source, signature_valid IS NULL, event_time = to_timestamp(1727862002.901)
             FROM dreamclass.webhook_events ORDER BY seq
             """).rows
-        #expect(try stored.map { try $0.decode(String.self, at: 0) } == ["STUDENT_PERIOD_CREATED", "STUDENT_PERIOD_UPDATED", "PAYMENT_CREATED"])
-        #expect(try stored.map { try $0.decode(String.self, at: 1) } == [lines[0], lines[1], lines[6]])
-        #expect(try stored.map { try $0.decode(String.self, at: 2) } == ["74", "74", "9"])
+        // One batch: its rows went in in event-id order.
+        #expect(try stored.map { try $0.decode(String.self, at: 0) }.sorted() == ["PAYMENT_CREATED", "STUDENT_PERIOD_CREATED", "STUDENT_PERIOD_UPDATED"])
+        #expect(try stored.map { try $0.decode(String.self, at: 1) }.sorted() == [lines[0], lines[1], lines[6]].sorted())
+        #expect(try stored.map { try $0.decode(String.self, at: 2) }.sorted() == ["74", "74", "9"])
         #expect(try stored.allSatisfy { try $0.decode(String.self, at: 3) == "ingest" && $0.decode(Bool.self, at: 4) && $0.decode(Bool.self, at: 5) })
     }
 
@@ -83,7 +85,7 @@ import TestSupport
         #expect(try ingest(text, ingester: ingester) == .init(read: 50, stored: 0, duplicates: 50, rejected: 0))
     }
 
-    @Test func severalWritersStoreEachEventOnceAndCountEveryLine() throws {
+    @Test func severalWritersStoreEachEventOnceAndCountEveryLine() async throws {
         let database = try TestPostgres.makeDatabase("writers")
         let connections = try (0..<3).map { _ in try database.connect() }
         try Migrator(schema: schema).migrate(connections[0])
@@ -94,7 +96,7 @@ import TestSupport
         try Data(lines.joined(separator: "\n").utf8).write(to: url)
         defer { try? FileManager.default.removeItem(at: url) }
         var reader = LineReader(handle: try FileHandle(forReadingFrom: url))
-        let summary = try Ingester(schema: schema, batchSize: 37).ingest(&reader, sourceName: "events.jsonl", into: connections)
+        let summary = try await Ingester(schema: schema, batchSize: 37).ingest(&reader, sourceName: "events.jsonl", into: connections)
         #expect(summary == .init(read: 541, stored: 500, duplicates: 40, rejected: 1))
         let counts = try connections[0].query(
             "SELECT (SELECT count(DISTINCT event_id) FROM dreamclass.webhook_events), (SELECT count(*) FROM dreamclass.rejected_events WHERE line_number = 124)"
@@ -107,8 +109,9 @@ import TestSupport
         let lines = (0..<20).map { _ in Self.envelope() }
         let summary = try ingest(lines.joined(separator: "\r\n"), chunkSize: 17)
         #expect(summary == .init(read: 20, stored: 20, duplicates: 0, rejected: 0))
+        // Within a batch, rows go in in event-id order (the writers' shared lock order).
         let bodies = try connection.query("SELECT body FROM dreamclass.webhook_events ORDER BY seq").rows.map { try $0.decode(String.self, at: 0) }
-        #expect(bodies == lines)
+        #expect(bodies == lines.sorted())
     }
 
     @Test func bytesPostgreSQLCannotHoldAreRejectedNotLost() throws {
@@ -155,5 +158,72 @@ import TestSupport
             try WebhookSignature(secret: "not base64 at all!", encoding: .base64)
         }
         #expect(error.map { !"\($0)".contains("not base64 at all!") } == true)
+    }
+
+    /// A re-delivery-heavy export: every event once, a share of them again at a random later
+    /// place, so copies of one id land in different batches written by different connections.
+    static func redeliveryFile(events: Int, share: Double, seed: UInt64, ids: [String]? = nil) throws -> (URL, distinct: Int, lines: Int) {
+        var random = SeededRandom(seed: seed)
+        let ids = ids ?? (0..<events).map { _ in UUID(random: &random).uuidString.lowercased() }
+        var lines = ids.map { envelope(id: $0) }
+        for id in ids where Double.random(in: 0..<1, using: &random) < share {
+            lines.insert(envelope(id: id), at: Int.random(in: 0...lines.count, using: &random))
+        }
+        let url = FileManager.default.temporaryDirectory.appending(path: "redeliveries-\(UUID().uuidString).jsonl")
+        try Data(lines.joined(separator: "\n").utf8).write(to: url)
+        return (url, Set(ids).count, lines.count)
+    }
+
+    @Test func reDeliveriesAcrossBatchesNeverDeadlockAndEveryLineIsCounted() async throws {
+        let database = try TestPostgres.makeDatabase("redeliveries")
+        let connections = try (0..<2).map { _ in try database.connect() }
+        try Migrator(schema: schema).migrate(connections[0])
+        var storedTotal = 0
+        for seed in 1...12 as ClosedRange<UInt64> {
+            let (url, distinct, lines) = try Self.redeliveryFile(events: 3_000, share: seed.isMultiple(of: 2) ? 1 : 0.3, seed: seed)
+            defer { try? FileManager.default.removeItem(at: url) }
+            var reader = LineReader(handle: try FileHandle(forReadingFrom: url))
+            let summary = try await Ingester(schema: schema, batchSize: 97).ingest(&reader, sourceName: "redeliveries.jsonl", into: connections)
+            #expect(summary == .init(read: lines, stored: distinct, duplicates: lines - distinct, rejected: 0), "seed \(seed)")
+            storedTotal += distinct
+        }
+        #expect(try connections[0].query("SELECT count(*) FROM dreamclass.webhook_events").first?.decode(Int.self, at: 0) == storedTotal)
+    }
+
+    @Test func twoIngestProcessesOnOverlappingFilesAtOnceStoreEachEventOnce() async throws {
+        let database = try TestPostgres.makeDatabase("two-ingests")
+        try Migrator(schema: schema).migrate(try database.connect())
+        var random = SeededRandom(seed: 77)
+        let ids = (0..<8_000).map { _ in UUID(random: &random).uuidString.lowercased() }
+        // Half the ids in both files, in other orders, each file with its own re-deliveries.
+        let (first, _, firstLines) = try Self.redeliveryFile(events: 0, share: 0.2, seed: 1, ids: Array(ids[0..<6_000]).shuffled(using: &random))
+        let (second, _, secondLines) = try Self.redeliveryFile(events: 0, share: 0.2, seed: 2, ids: Array(ids[2_000...]).shuffled(using: &random))
+        defer { for url in [first, second] { try? FileManager.default.removeItem(at: url) } }
+        let binary = Command.buildDirectory + "/dreamclass-reconcile"
+        let environment = ["DATABASE_URL": database.conninfo, "LOG_LEVEL": "error"]
+        async let a = Command.run(binary, ["ingest", "--batch-size", "250", first.path], environment: environment)
+        async let b = Command.run(binary, ["ingest", "--batch-size", "250", second.path], environment: environment)
+        let results = await [a, b]
+        var stored = 0
+        for (result, lines) in zip(results, [firstLines, secondLines]) {
+            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            let counts = result.stdout.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            #expect(counts.count == 4, "\(result.stdout)")
+            guard counts.count == 4 else { continue }
+            #expect(counts[0] == lines)
+            #expect(counts[0] == counts[1] + counts[2] + counts[3])
+            stored += counts[1]
+        }
+        #expect(stored == ids.count)
+        #expect(try database.connect().query("SELECT count(*) FROM dreamclass.webhook_events").first?.decode(Int.self, at: 0) == ids.count)
+    }
+
+    @Test func aLaterCopyOfAnIdIsStoredWhenTheFirstIsRefused() throws {
+        let id = UUID().uuidString.lowercased()
+        let refused = Self.envelope(id: id, data: #"{"id":74,"huge":1e999999}"#)
+        let summary = try ingest([refused, Self.envelope(id: id)].joined(separator: "\n"))
+        #expect(summary == .init(read: 2, stored: 1, duplicates: 0, rejected: 1))
+        #expect(try connection.query("SELECT count(*) FROM dreamclass.webhook_events WHERE event_id = $1::uuid", [id]).first?.decode(Int.self, at: 0) == 1)
+        #expect(try rejected().map(\.line) == [1])
     }
 }

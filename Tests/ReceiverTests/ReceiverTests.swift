@@ -138,4 +138,27 @@ import TestSupport
         await receiver.stop()
         await simulator.stop()
     }
+
+    @Test func aCleanShutdownLogsNothingAboveInfo() async throws {
+        let capture = LogCapture()
+        var options = WebhookReceiver.Options(schema: "dreamclass")
+        options.connections = 1
+        let receiver = WebhookReceiver(options: options, logger: capture.logger(label: "serve")) { try database.connect() }
+        let url = try await receiver.start()
+        let simulator = DreamClassSimulator(
+            school: .generate(periods: 1, studentsPerPeriod: 2, seed: 1), settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: "t"),
+            logger: capture.logger(label: "sim")
+        )
+        let simulatorURL = try await simulator.start()
+        let (status, _) = try await Self.post(url, Self.body(signed: false), auth: nil)
+        #expect(status == 200)
+        let periods = try await DreamClassClient.withClient(configuration: DreamClassConfiguration(baseURL: simulatorURL, apiKey: "k", schoolCode: "S", tenant: "t")) {
+            try await $0.periods()
+        }
+        #expect(periods.count == 1)
+        await receiver.stop()
+        await simulator.stop()
+        let loud = capture.messages.filter { ["warning", "error", "critical"].contains($0.split(separator: " ").first ?? "") }
+        #expect(loud.isEmpty, "\(loud)")
+    }
 }

@@ -118,4 +118,36 @@ import TestSupport
         #expect(refused.status == 75)
         #expect(refused.stderr.contains("another reconciliation of tenant \"cli-school\" is running"))
     }
+
+    @Test func outputThatCannotBeWrittenIsAClearErrorNotACrash() async throws {
+        _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        let full = try await reconcile(["run", "--report", "/dev/full"], simulator: Self.simulator())
+        #expect(full.status == 1, "\(full.stdout)\n\(full.stderr)")
+        #expect(full.stderr.contains("cannot write to /dev/full: \(String(cString: strerror(ENOSPC)))"))
+
+        // `runs | head -1` after the reader is gone: the write fails with EPIPE, reported, exit 1.
+        let binary = Command.buildDirectory + "/dreamclass-reconcile"
+        let piped = await Command.run("/bin/bash", [
+            "-c", #"{ sleep 0.5; "$0" runs --database "$1"; echo "exit=$?" >&2; } | true"#, binary, database.conninfo,
+        ])
+        #expect(piped.stderr.contains("exit=1"), "\(piped.stderr)")
+        #expect(piped.stderr.contains("cannot write to <stdout>: the reader closed the pipe"), "\(piped.stderr)")
+    }
+
+    @Test func reportsArePrivateUnderTheUsualUmask() async throws {
+        _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        let folder = NSTemporaryDirectory() + "cli-reports-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let simulator = Self.simulator()
+        let url = try await simulator.start()
+        let binary = Command.buildDirectory + "/dreamclass-reconcile"
+        let result = await Command.run("/bin/sh", ["-c", #"umask 022; exec "$0" run --report "$1/new/drift.csv" --database "$2""#, binary, folder, database.conninfo], environment: [
+            "DREAMCLASS_BASE_URL": url, "DREAMCLASS_API_KEY": Self.apiKey, "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_TENANT": "cli-school",
+        ])
+        await simulator.stop()
+        #expect(result.status == 0, "\(result.stderr)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/new/drift.csv")
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
+        #expect(try FileManager.default.attributesOfItem(atPath: folder + "/new")[.posixPermissions] as? Int == 0o700)
+    }
 }

@@ -35,20 +35,4 @@ import Testing
         #expect(decoded?.first?["student_name"] as? String == "=cmd|' /C calc'!A0")
         #expect(decoded?.first?["period_id"] is NSNull)
     }
-
-    @Test func aReportWrittenToADeviceLeavesTheDeviceInPlace() throws {
-        try DriftReport.write("nothing\r\n", to: "/dev/null")
-        let type = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType
-        #expect(type == .typeCharacterSpecial)
-    }
-
-    @Test func writingReplacesAReportWhole() throws {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "reports-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appending(path: "r.csv").path
-        try DriftReport.write("first\r\n", to: path)
-        try DriftReport.write("second\r\n", to: path)
-        #expect(try String(contentsOfFile: path, encoding: .utf8) == "second\r\n")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["r.csv"])
-    }
 }

@@ -1,11 +1,12 @@
+import HTTPServing
 import Hummingbird
-import Synchronization
+import Logging
 
 /// An HTTP server on a free loopback port that answers with `respond`: the school's webhook
 /// endpoint, a health-check service, whatever a test needs on the other end.
 public final class TestHTTPServer: Sendable {
     private let respond: @Sendable (Request) async -> Response
-    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let server = InProcessServer()
 
     public init(respond: @escaping @Sendable (Request) async -> Response) {
         self.respond = respond
@@ -13,21 +14,18 @@ public final class TestHTTPServer: Sendable {
 
     /// Starts listening; returns `http://127.0.0.1:PORT`.
     public func start() async throws -> String {
-        let (ports, continuation) = AsyncStream<Int?>.makeStream()
         let respond = self.respond
-        let app = Application(
-            responder: CallbackResponder { (request: Request, _: BasicRequestContext) in await respond(request) },
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port); continuation.finish() }
-        )
-        task.withLock { $0 = Task { defer { continuation.finish() }; try await app.run() } }
-        for await port in ports { if let port { return "http://127.0.0.1:\(port)" } }
-        throw CancellationError()
+        let port = try await server.start(logger: Logger(label: "test-http")) { onRunning in
+            Application(
+                responder: CallbackResponder { (request: Request, _: BasicRequestContext) in await respond(request) },
+                configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { await onRunning($0.localAddress?.port) }
+            )
+        }
+        return "http://127.0.0.1:\(port)"
     }
 
     public func stop() async {
-        let running = task.withLock { $0 }
-        running?.cancel()
-        _ = try? await running?.value
+        await server.stop()
     }
 }

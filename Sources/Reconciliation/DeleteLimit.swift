@@ -1,13 +1,16 @@
+import Foundation
+
 /// How many deletes one period may get from a backfill before they are held for a person to look
 /// at: a count, or a share of the period's local enrollments.
 public enum DeleteLimit: Sendable, Equatable {
     case count(Int)
     case percent(Double)
 
-    /// `25` or `10%`.
+    /// `25` or `10%`: a whole count from 0, or a share from 0% to 100%.
     public init?(_ text: String) {
+        let text = text.trimmingCharacters(in: .whitespaces)
         if text.hasSuffix("%") {
-            guard let value = Double(text.dropLast()), value >= 0 else { return nil }
+            guard let value = Double(text.dropLast()), (0...100).contains(value) else { return nil }
             self = .percent(value)
         } else {
             guard let value = Int(text), value >= 0 else { return nil }
@@ -15,8 +18,11 @@ public enum DeleteLimit: Sendable, Equatable {
         }
     }
 
+    /// What the setting takes, for error messages.
+    public static let expected = "a count (25) or a share from 0% to 100% (10%)"
+
     /// Whether `deletes` out of `localEnrollments` exceeds the limit.
-    func isExceeded(deletes: Int, localEnrollments: Int) -> Bool {
+    public func isExceeded(deletes: Int, localEnrollments: Int) -> Bool {
         switch self {
         case .count(let limit): deletes > limit
         case .percent(let share): Double(deletes) > Double(localEnrollments) * share / 100
