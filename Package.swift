@@ -147,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "dreamclass-sim",
             dependencies: [
-                "DreamClassAPI", "DreamClassSimulator",
+                "DreamClassAPI", "DreamClassSimulator", "FileOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileOutput
 import DreamClassAPI
 import DreamClassSimulator
 import Foundation
@@ -34,12 +35,15 @@ struct DreamClassSim: AsyncParsableCommand {
     var pageSize: Int?
     @Option(help: "Latency per request, in milliseconds.") var latencyMs: Int?
     @Option(help: "With --latency-ms, the upper end of a random latency.") var latencyMaxMs: Int?
-    @Option(help: "Share of requests answered 429 with Retry-After.") var rate429 = 0.0
-    @Option(help: "Share of requests answered 500 or 503.") var rate5xx = 0.0
+    @Option(name: .customLong("rate-429"), help: "Share of requests answered 429 with Retry-After.") var rate429 = 0.0
+    @Option(help: "The Retry-After of a 429, in seconds (86400 asks for a day).") var retryAfter = 1
+    @Option(name: .customLong("rate-5xx"), help: "Share of requests answered 500 or 503.") var rate5xx = 0.0
     @Option(help: "Share of requests answered after --slow-ms.") var rateSlow = 0.0
     @Option var slowMs = 5_000
     @Option(help: "Share of 200s with a truncated or garbled body.") var rateMalformed = 0.0
     @Option(help: "Above this many requests per second, answer 429.") var maxRps: Double?
+    @Option(help: "Chance after each roster page served that one enrollment of the period is deleted and one inserted at a random place (seeded by --seed).")
+    var rosterChurnRate = 0.0
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -53,6 +57,8 @@ struct DreamClassSim: AsyncParsableCommand {
         settings.pageSize = pageSize
         if let latencyMs { settings.latency = .milliseconds(latencyMs) ... .milliseconds(max(latencyMs, latencyMaxMs ?? latencyMs)) }
         settings.tooManyRequestsRate = rate429
+        settings.retryAfterSeconds = retryAfter
+        settings.rosterChurnRate = rosterChurnRate
         settings.serverErrorRate = rate5xx
         settings.slowRate = rateSlow
         settings.slowDelay = .milliseconds(slowMs)
@@ -62,7 +68,7 @@ struct DreamClassSim: AsyncParsableCommand {
         let simulator = DreamClassSimulator(school: school, settings: settings, seed: seed)
         let url = try await simulator.start(host: host, port: port)
         // Unbuffered, so a parent reading our stdout sees the line at once.
-        FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
+        try StandardStream.output.line("listening on \(url)")
         // Serve until stopped (SIGINT or SIGTERM end the process).
         while true { try await Task.sleep(for: .seconds(3600)) }
     }
