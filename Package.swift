@@ -140,6 +140,7 @@ let package = Package(
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
                 "Reports", "Timestamps", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver", "FileOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 /// The envelope DreamClass wraps every webhook in. `data` is checked to be an object and not
 /// decoded further here: its shape depends on `type`, and the raw text is what gets stored.
@@ -30,6 +31,9 @@ public struct WebhookEnvelope: Sendable, Equatable {
     public static func validate(_ body: some Collection<UInt8>, decoder: JSONDecoder = JSONDecoder()) throws(WebhookEnvelopeError) -> WebhookEnvelope {
         // Foundation's parser lets a raw NUL through inside a string; PostgreSQL's text cannot hold one.
         if body.contains(0) { throw WebhookEnvelopeError(reason: "contains a NUL byte, which is not valid in JSON text") }
+        // Foundation's parser would put U+FFFD in place of bytes that are not UTF-8: the body is
+        // refused whole instead, and kept as it came.
+        if String(validating: body, as: UTF8.self) == nil { throw WebhookEnvelopeError(reason: "is not valid UTF-8") }
         let raw: Raw
         do {
             raw = try decoder.decode(Raw.self, from: Data(body))
@@ -45,6 +49,9 @@ public struct WebhookEnvelope: Sendable, Equatable {
         }
         guard !raw.type.isEmpty else { throw WebhookEnvelopeError(reason: "field \"type\" is empty") }
         guard !raw.tenant.isEmpty else { throw WebhookEnvelopeError(reason: "field \"tenant\" is empty") }
+        guard Timestamp.validMillis.contains(raw.timestamp) else {
+            throw WebhookEnvelopeError(reason: "field \"timestamp\" is \(raw.timestamp), outside the years 0001 to 9999 (epoch milliseconds \(Timestamp.validMillis.lowerBound) to \(Timestamp.validMillis.upperBound))")
+        }
         if containsNulEscape(body) {
             throw WebhookEnvelopeError(reason: "contains \\u0000, which PostgreSQL cannot store in jsonb")
         }

@@ -17,16 +17,20 @@ public struct Ingester: Sendable {
         public var stored = 0
         public var duplicates = 0
         public var rejected = 0
+        /// The input began with a UTF-8 byte-order mark, skipped (not a line, not counted in `read`).
+        public var skippedByteOrderMark = false
 
-        public init(read: Int = 0, stored: Int = 0, duplicates: Int = 0, rejected: Int = 0) {
+        public init(read: Int = 0, stored: Int = 0, duplicates: Int = 0, rejected: Int = 0, skippedByteOrderMark: Bool = false) {
             self.read = read
             self.stored = stored
             self.duplicates = duplicates
             self.rejected = rejected
+            self.skippedByteOrderMark = skippedByteOrderMark
         }
 
         public var description: String {
             "read \(read), stored \(stored), duplicates \(duplicates), rejected \(rejected)"
+                + (skippedByteOrderMark ? " (a byte-order mark at the start was skipped)" : "")
         }
 
         mutating func add(_ other: Summary) {
@@ -74,9 +78,11 @@ public struct Ingester: Sendable {
             let decoder = JSONDecoder()
             try await withThrowingTaskGroup(of: (Int, Summary).self) { group in
                 var idle = Array(connections.indices)
+                // Cancellation (a signal) stops the reading: a batch read after it is not written
+                // or counted, the batches in flight still commit and are.
                 while true {
                     let batch = try readBatch(&reader, decoder)
-                    if batch.isEmpty { break }
+                    if batch.isEmpty || Task.isCancelled { break }
                     if idle.isEmpty, let (index, part) = try await group.next() {
                         summary.add(part)
                         idle.append(index)
@@ -89,6 +95,7 @@ public struct Ingester: Sendable {
                 }
                 for try await (_, part) in group { summary.add(part) }
             }
+            summary.skippedByteOrderMark = reader.skippedByteOrderMark
         } catch {
             throw IngestError(underlying: error, sourceName: sourceName, summary: summary)
         }
@@ -107,6 +114,7 @@ public struct Ingester: Sendable {
                 summary.add(try write(batch, sourceName: sourceName, into: connection))
                 batch = try readBatch(&reader, decoder)
             }
+            summary.skippedByteOrderMark = reader.skippedByteOrderMark
         } catch {
             throw IngestError(underlying: error, sourceName: sourceName, summary: summary)
         }

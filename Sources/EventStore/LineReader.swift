@@ -15,10 +15,25 @@ public struct LineReader {
     private var atEnd = false
     private var number = 0
     private let chunkSize: Int
+    /// Whether the input began with a UTF-8 byte-order mark, which was skipped: editors on Windows
+    /// write one, and it is not part of the first line's JSON.
+    public private(set) var skippedByteOrderMark = false
 
     public init(handle: FileHandle, chunkSize: Int = 1 << 20) {
         self.handle = handle
         self.chunkSize = chunkSize
+    }
+
+    /// What `read(2)` gives now, up to `chunkSize` bytes; empty at the end of the input. Unlike
+    /// `FileHandle.read(upToCount:)`, which waits for the whole count, a pipe's lines are taken
+    /// as they come.
+    private func readChunk() throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count >= 0 { return Array(chunk.prefix(count)) }
+            if errno != EINTR { throw CocoaError(.fileReadUnknown, userInfo: [NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)]) }
+        }
     }
 
     /// The next line, or `nil` at the end of the input.
@@ -42,8 +57,12 @@ public struct LineReader {
             // Keep only the unfinished line, then read more.
             buffer.removeSubrange(0..<position)
             position = 0
-            let chunk = try handle.read(upToCount: chunkSize)
-            if let chunk, !chunk.isEmpty { buffer.append(contentsOf: chunk) } else { atEnd = true }
+            let chunk = try readChunk()
+            if !chunk.isEmpty { buffer.append(contentsOf: chunk) } else { atEnd = true }
+            if number == 0, !skippedByteOrderMark, buffer.starts(with: [0xEF, 0xBB, 0xBF]) {
+                buffer.removeFirst(3)
+                skippedByteOrderMark = true
+            }
         }
     }
 }

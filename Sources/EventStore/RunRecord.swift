@@ -4,6 +4,10 @@ import Foundation
 public struct RunRecord: Sendable, Equatable, Codable {
     public enum Status: String, Sendable, Codable {
         case running, ok, drift, incomplete, failed
+        /// Ended by SIGTERM or SIGINT: nothing of it was recorded but this.
+        case interrupted
+        /// Left `running` by a process that died; marked so by the next run of the tenant.
+        case abandoned
     }
 
     public var runID: Int64

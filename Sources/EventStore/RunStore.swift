@@ -110,12 +110,23 @@ public struct RunStore: Sendable {
         }
     }
 
-    /// Marks a run failed, with what stopped it.
-    public func fail(runID: Int64, error: String, on connection: Connection) throws {
+    /// Marks a run failed (or `interrupted`), with what stopped it.
+    public func fail(runID: Int64, error: String, status: RunRecord.Status = .failed, on connection: Connection) throws {
         try connection.execute(
-            "UPDATE \(s).reconcile_runs SET status = 'failed', finished_at = now(), error = $2 WHERE run_id = $1 AND status = 'running'",
-            [runID, error]
+            "UPDATE \(s).reconcile_runs SET status = $3, finished_at = now(), error = $2 WHERE run_id = $1 AND status = 'running'",
+            [runID, error, status.rawValue]
         )
+    }
+
+    /// Marks the tenant's runs still `running` as `abandoned`. Call only while holding the
+    /// tenant's run lock: then no process is running them. Returns how many there were.
+    @discardableResult
+    public func abandonUnfinished(tenant: String, on connection: Connection) throws -> Int {
+        try connection.execute("""
+            UPDATE \(s).reconcile_runs SET status = 'abandoned', finished_at = now(),
+                error = 'its process ended without finishing it (killed, or its host lost); found by the next run'
+            WHERE tenant = $1 AND status = 'running'
+            """, [tenant])
     }
 
     public func run(_ runID: Int64, on connection: Connection) throws -> RunRecord? {

@@ -37,7 +37,7 @@ public enum MetricsFile {
                samples.map { ([("tenant", $0.tenant)], $0.finishedAt.timeIntervalSince1970) })
         family("last_run_duration_seconds", "How long the last run took.", samples.map { ([("tenant", $0.tenant)], $0.seconds) })
         family("last_run_status", "1 for the status of the last run, 0 for the others.", samples.flatMap { sample in
-            ["ok", "drift", "incomplete", "failed"].map { ([("tenant", sample.tenant), ("status", $0)], sample.status.rawValue == $0 ? 1 : 0) }
+            ["ok", "drift", "incomplete", "failed", "interrupted"].map { ([("tenant", sample.tenant), ("status", $0)], sample.status.rawValue == $0 ? 1 : 0) }
         })
         let recorded = samples.compactMap { sample in sample.run.map { (sample.tenant, $0) } }
         family("drift", "Drift items of the last run, per kind.", recorded.flatMap { tenant, run in
@@ -48,6 +48,10 @@ public enum MetricsFile {
         family("api_retries", "Retried DreamClass API calls of the last run.", recorded.map { ([("tenant", $0.0)], Double($0.1.apiRetries)) })
         family("events_read", "Stored webhook events the last run read.", recorded.map { ([("tenant", $0.0)], Double($0.1.eventsRead)) })
         family("unverified", "Enrollments the last run could not verify.", recorded.map { ([("tenant", $0.0)], Double($0.1.unverified)) })
+        family("roster_rereads", "Rosters the last run read again because their pages disagreed.",
+               recorded.map { ([("tenant", $0.0)], Double($0.1.rosterRereads)) })
+        family("changed_during_run", "Deletes the last run's confirming reads did not confirm.",
+               recorded.map { ([("tenant", $0.0)], Double($0.1.changedDuringRun)) })
         return text
     }
 

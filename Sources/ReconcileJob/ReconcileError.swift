@@ -2,11 +2,15 @@
 public enum ReconcileError: Error, Sendable, CustomStringConvertible {
     /// Another run of the same tenant holds the lock.
     case locked(tenant: String)
+    /// Cancelled (by a signal) before it finished; recorded as `interrupted` (run id 0 for a dry run).
+    case interrupted(runID: Int64)
 
     public var description: String {
         switch self {
         case .locked(let tenant):
             "another reconciliation of tenant \"\(tenant)\" is running (it holds the lock); not starting a second one"
+        case .interrupted(let runID):
+            "run \(runID) was interrupted; it is recorded as interrupted, and no report was written"
         }
     }
 }

@@ -25,6 +25,9 @@ public struct ReconcileJob: Sendable {
         public var format: DriftReport.Format
         /// Called as rosters are read and students looked up.
         public var progress: (@Sendable (RunProgress) -> Void)?
+        /// What cancelled the run, when it is cancelled (the CLI names the signal), for the
+        /// `interrupted` record.
+        public var interruption: (@Sendable () -> String?)?
 
         public init(
             schema: String, tenant: String, scope: ReconcileScope = .all, settle: Duration = .seconds(900),
@@ -76,6 +79,10 @@ public struct ReconcileJob: Sendable {
             throw ReconcileError.locked(tenant: options.tenant)
         }
         defer { lock.release() }
+        if !options.dryRun {
+            let abandoned = try store.abandonUnfinished(tenant: options.tenant, on: connection)
+            if abandoned > 0 { logger.warning("earlier runs never finished; marked abandoned", metadata: ["runs": "\(abandoned)"]) }
+        }
         let runID = options.dryRun ? 0 : try store.start(
             tenant: options.tenant, scope: options.scope.key, options: optionsJSON(), on: connection
         )
@@ -86,6 +93,8 @@ public struct ReconcileJob: Sendable {
                     try await reconcile(runID: runID, connection: connection, client: client, store: store, now: now, logger: logger)
                 }
             }
+            // Cancelled (a signal) after the last read: still interrupted, never half-recorded.
+            try Task.checkCancellation()
             if !options.dryRun {
                 try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
                                  learnedPeriods: outcome.learnedPeriods, on: connection)
@@ -96,13 +105,16 @@ public struct ReconcileJob: Sendable {
             outcome.seconds = (ContinuousClock.now - clock).seconds
             return outcome
         } catch {
+            let interrupted = Task.isCancelled
             if !options.dryRun {
                 // The run's own connection may be what broke: the lock's connection writes it then.
-                let failure = "\(error)"
-                do { try store.fail(runID: runID, error: failure, on: connection) } catch {
-                    try? store.fail(runID: runID, error: failure, on: lockConnection)
+                let status: RunRecord.Status = interrupted ? .interrupted : .failed
+                let failure = interrupted ? "interrupted by \(options.interruption?() ?? "cancellation")" : "\(error)"
+                do { try store.fail(runID: runID, error: failure, status: status, on: connection) } catch {
+                    try? store.fail(runID: runID, error: failure, status: status, on: lockConnection)
                 }
             }
+            if interrupted { throw ReconcileError.interrupted(runID: runID) }
             throw error
         }
     }

@@ -3,10 +3,19 @@ import Foundation
 /// ISO 8601 date-times as PostgreSQL and DreamClass write them, without Foundation's formatters,
 /// which are slow on Linux and depend on locale settings.
 public enum Timestamp {
-    /// `2024-10-02T09:40:02.179000Z`: microseconds, PostgreSQL's own precision, in UTC.
+    /// The epoch milliseconds of the instants this product stores and prints: 0001-01-01 to
+    /// 9999-12-31, the years ISO 8601 writes with four digits. A webhook `timestamp` outside is
+    /// rejected where it is parsed.
+    public static let validMillis: ClosedRange<Int64> = -62_135_596_800_000 ... 253_402_300_799_999
+
+    /// `2024-10-02T09:40:02.179000Z`: microseconds, PostgreSQL's own precision, in UTC. A date
+    /// outside ``validMillis`` (or not a number) is printed as the nearest end of that range:
+    /// printing never traps, and input out of range is refused before it gets here.
     public static func format(_ date: Date) -> String {
-        let totalMicros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        var micros = Int64(totalMicros)
+        let lowest = validMillis.lowerBound * 1000, highest = validMillis.upperBound * 1000 + 999
+        let raw = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        // Compared as Doubles (whose steps near the ends are 32 µs), converted only inside.
+        var micros = raw.isNaN ? 0 : raw <= Double(lowest) ? lowest : raw >= Double(highest) ? highest : Int64(raw)
         var seconds = micros / 1_000_000
         micros %= 1_000_000
         if micros < 0 {

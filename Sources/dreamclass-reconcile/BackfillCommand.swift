@@ -63,6 +63,11 @@ struct BackfillOptions: ParsableArguments {
             let connection = try global.connect(logger: logger)
             let outcome = try await BackfillJob(options: options, logger: logger).run(connection: connection, sender: sender)
             try? await sender?.shutdown()
+            if let signal = Interruption.signal {
+                // What was stored and delivered is recorded; the rest is pending for the next backfill.
+                StandardStream.error.attempt(label + "interrupted by \(signal): \(outcome.summary); no report written, run it again for the rest\n")
+                return Interruption.exitCode ?? 130
+            }
             let tenant = try RunStore(schema: global.resolvedSchema).run(runID, on: connection)?.tenant ?? "unknown"
             let path = backfillReport ?? BackfillReport.defaultPath(tenant: tenant, at: Date())
             try OutputFile.write(BackfillReport.render(outcome.reportRows, wouldDeliver: dryRun && deliver != nil), to: path)
@@ -86,7 +91,8 @@ struct BackfillCommand: AsyncParsableCommand {
             missed_create and stale_delete become CREATED with DreamClass's row, missed_update UPDATED, \
             missed_delete DELETED with the last local data. Event ids are deterministic: running it \
             again stores nothing twice and delivers only what was not delivered yet. Exit codes: 0 done; \
-            75 some deliveries failed (run it again); 1 error; 64 usage.
+            75 some deliveries failed or the deadline passed (run it again); 1 error; 64 usage; 143/130 \
+            stopped by SIGTERM/SIGINT.
             """
     )
 
@@ -103,7 +109,10 @@ struct BackfillCommand: AsyncParsableCommand {
 
     func run() async throws {
         let limit = deadline.flatMap(parseDuration) ?? SchoolSettings.defaultDeadline
-        let code = try await backfill.backfill(runID: run, dryRun: dryRun, global: global, deadline: .now + limit)
+        let (backfill, runID, dryRun, global) = (self.backfill, self.run, self.dryRun, self.global)
+        let code = try await Interruption.run {
+            try await backfill.backfill(runID: runID, dryRun: dryRun, global: global, deadline: .now + limit)
+        }
         if code != 0 { throw ExitCode(code) }
     }
 }

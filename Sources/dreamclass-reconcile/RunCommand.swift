@@ -17,8 +17,9 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             One school from the DREAMCLASS_* environment, or from a --config file: one --school, or \
             --all-tenants. Exit codes: 0 finished (with or without drift); 2 drift found and \
-            --detailed-exitcode given; 75 incomplete (a period could not be read) or another run holds \
-            the lock; 1 error; 64 usage. With several schools, the worst of theirs.
+            --detailed-exitcode given; 75 incomplete (a period could not be read), another run holds \
+            the lock, or the deadline passed; 1 error; 64 usage; 143/130 stopped by SIGTERM/SIGINT (the \
+            run is recorded as interrupted, no report is written). With several schools, the worst of theirs.
             """
     )
 
@@ -85,7 +86,7 @@ struct RunCommand: AsyncParsableCommand {
         let schools = try selectSchools(environment: environment)
         let pinger = ping.map { HealthPing(url: $0) }
         await pinger?.send(.start)
-        let results = await runAll(schools, environment: environment)
+        let results = try await Interruption.run { await runAll(schools, environment: environment) }
         let worst = worstExitCode(results.map(\.code))
         if let metricsFile {
             do { try MetricsFile.write(results.map(\.sample), to: metricsFile) } catch {
@@ -147,7 +148,7 @@ struct RunCommand: AsyncParsableCommand {
                     do { (code, run) = try await runSchool(settings, label: label, environment: environment) } catch {
                         StandardStream.error.attempt("\(label)error: \(error)\n")
                     }
-                    let status: RunRecord.Status = run?.status ?? .failed
+                    let status: RunRecord.Status = run?.status ?? (Interruption.signal != nil ? .interrupted : .failed)
                     return (code, MetricsFile.Sample(tenant: settings.api.tenant, status: status, finishedAt: Date(),
                                                      seconds: (ContinuousClock.now - start).seconds, run: run))
                 }
@@ -171,14 +172,15 @@ struct RunCommand: AsyncParsableCommand {
         if current { scope = .current } else if !periods.isEmpty { scope = .periods(periods) }
         let reportPath = report ?? settings.reportDirectory + "/" + DriftReport.defaultPath(tenant: settings.api.tenant, at: now, format: format)
             .dropFirst("reports/".count)
-        let options = ReconcileJob.Options(
+        var options = ReconcileJob.Options(
             schema: global.resolvedSchema, tenant: settings.api.tenant, scope: scope,
             settle: settle.flatMap(parseDuration) ?? settings.settle, skipStudentDetails: skipStudentDetails, dryRun: dryRun,
             reportPath: reportPath, format: format
         )
+        options.interruption = { Interruption.signal.map(\.description) }
         var (code, run) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now, deadline: deadline,
                                                    detailedExitcode: detailedExitcode, label: label)
-        if settings.backfill, !dryRun, let run, run.driftCount > 0 {
+        if settings.backfill, !dryRun, let run, run.driftCount > 0, Interruption.signal == nil {
             var fill = backfillOptions
             if let url = settings.deliverURL, fill.deliver == nil { fill.deliver = url }
             if let user = settings.deliverUser, fill.deliverUser == nil { fill.deliverUser = user }
@@ -236,14 +238,15 @@ struct RunCommand: AsyncParsableCommand {
             // Another run holds the lock, or the night ended before DreamClass answered: try later.
             if case ReconcileError.locked = error { return (75, nil) }
             if case DreamClassError.deadlinePassed = error { return (75, nil) }
+            if case ReconcileError.interrupted = error { return (Interruption.exitCode ?? 130, nil) }
             return (1, nil)
         }
     }
 }
 
-/// The exit code that says the most: an error, then "try again", then drift, then fine.
+/// The exit code that says the most: a signal, an error, then "try again", then drift, then fine.
 func worstExitCode(_ codes: [Int32]) -> Int32 {
-    for code in [1, 75, 2] as [Int32] where codes.contains(code) { return code }
+    for code in [143, 130, 1, 75, 2] as [Int32] where codes.contains(code) { return code }
     return codes.max() ?? 0
 }
 

@@ -195,6 +195,38 @@ import Timestamps
         try await wrong.shutdown()
         await receiver.stop()
     }
+
+    @Test func theMaxDeletesFlagWinsOverTheSchoolsFile() async throws {
+        try connection.ingest(Self.scenario.storedWebhooks)
+        let simulator = DreamClassSimulator(school: Self.scenario.schoolAfter, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant))
+        let url = try await simulator.start()
+        let folder = NSTemporaryDirectory() + "fill-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "k".write(toFile: folder + "/key", atomically: true, encoding: .utf8)
+        try """
+            defaults:
+              max_deletes: 0
+            schools:
+              fill:
+                base_url: \(url)
+                school_code: S
+                tenant: \(Self.tenant)
+                api_key_file: \(folder)/key
+            """.write(toFile: folder + "/schools.yaml", atomically: true, encoding: .utf8)
+        let arguments = ["run", "--config", folder + "/schools.yaml", "--backfill", "--report", "/dev/null", "--backfill-report", "/dev/null",
+                         "--database", database.conninfo]
+        let held = await Command.run("dreamclass-reconcile", arguments)
+        let released = await Command.run("dreamclass-reconcile", arguments + ["--max-deletes", "100%"])
+        await simulator.stop()
+        let deletes = Self.scenario.expectedMissedDeletes.count
+        #expect(held.stdout.contains(", \(deletes) held"), "\(held.stdout)\n\(held.stderr)")
+        #expect(released.stdout.contains(", 0 held"), "\(released.stdout)\n\(released.stderr)")
+        let stored = try connection.query(
+            "SELECT count(*) FROM dreamclass.webhook_events WHERE source = 'backfill' AND event_type = 'STUDENT_PERIOD_DELETED'"
+        ).first?.decode(Int.self, at: 0)
+        #expect(stored == deletes)
+    }
 }
 
 /// The id the backfill gives the first drift item, worked out as the backfill does.

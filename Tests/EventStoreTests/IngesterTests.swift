@@ -131,6 +131,43 @@ import TestSupport
         #expect(raws == [Data(nulEscape.utf8), Data(surrogate.utf8), invalidUTF8])
     }
 
+    @Test func invalidUTF8InsideAStringIsRejectedWithItsBytesNotReplaced() throws {
+        var line = Data(Self.envelope(data: #"{"id":1,"note":"caf"#).utf8)
+        line.append(contentsOf: [0xE9, 0x22, 0x7D, 0x7D])   // "café" in Latin-1, then "}}
+        let url = FileManager.default.temporaryDirectory.appending(path: "latin1-\(UUID().uuidString).jsonl")
+        try line.write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: url))
+        let result = try Ingester(schema: schema).ingest(&reader, sourceName: "events.jsonl", into: connection)
+        #expect(result == .init(read: 1, stored: 0, duplicates: 0, rejected: 1))
+        let rejected = try connection.query("SELECT reason, raw FROM dreamclass.rejected_events").rows
+        #expect(try rejected.map { try $0.decode(String.self, at: 0) } == ["is not valid UTF-8"])
+        #expect(try rejected.map { try $0.decode(Data.self, at: 1) } == [line])
+    }
+
+    @Test func aByteOrderMarkAtTheStartIsSkippedAndSaid() throws {
+        let summary = try ingest("\u{FEFF}" + Self.envelope() + "\n" + Self.envelope())
+        #expect(summary == .init(read: 2, stored: 2, duplicates: 0, rejected: 0, skippedByteOrderMark: true))
+        #expect(summary.description == "read 2, stored 2, duplicates 0, rejected 0 (a byte-order mark at the start was skipped)")
+        // Only at the start: one inside a file is part of its line.
+        let inside = try ingest(Self.envelope() + "\n\u{FEFF}" + Self.envelope())
+        #expect(inside == .init(read: 2, stored: 1, duplicates: 0, rejected: 1))
+    }
+
+    @Test func anIngestWithRejectedLinesExits65AndOneWithoutExits0() async throws {
+        let database = try TestPostgres.makeDatabase("ingest-codes")
+        let file = NSTemporaryDirectory() + "codes-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try [Self.envelope(), "{not json"].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        let rejected = await Command.run("dreamclass-reconcile", ["ingest", file, "--database", database.conninfo])
+        #expect(rejected.status == 65, "\(rejected.stderr)")
+        #expect(rejected.stdout == "read 2, stored 1, duplicates 0, rejected 1\n")
+        try Self.envelope().write(toFile: file, atomically: true, encoding: .utf8)
+        let clean = await Command.run("dreamclass-reconcile", ["ingest", file, "--database", database.conninfo])
+        #expect(clean.status == 0, "\(clean.stderr)")
+    }
+
     @Test(arguments: WebhookSignature.KeyEncoding.allCases)
     func signaturesAreCheckedWithTheConfiguredKeyEncoding(_ encoding: WebhookSignature.KeyEncoding) throws {
         // Valid Base64, so the two encodings give two different keys from the same text.
