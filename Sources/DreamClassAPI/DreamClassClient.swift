@@ -317,11 +317,3 @@ extension DecodingError {
         }
     }
 }
-
-extension TimeAmount {
-    /// Saturates instead of trapping: a duration past what nanoseconds in an Int64 hold is ~292 years.
-    init(_ duration: Duration) {
-        let (seconds, overflow) = duration.components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        self = overflow ? .nanoseconds(.max) : .nanoseconds(seconds.addingReportingOverflow(duration.components.attoseconds / 1_000_000_000).partialValue)
-    }
-}

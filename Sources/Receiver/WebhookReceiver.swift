@@ -3,16 +3,24 @@ import Foundation
 import HTTPTypes
 import HTTPServing
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import Logging
 import Postgres
+import Synchronization
 
 /// The HTTP endpoint DreamClass delivers webhooks to: it checks them and stores each one in
 /// `webhook_events` exactly once, answering 200 only after the row is committed.
 ///
 /// - Basic auth, when configured (the credentials set in DreamClass's integration settings).
-/// - The HMAC signature, when a secret is configured: a bad one gets 401 and is kept nowhere but
-///   in a log line (it may be forged).
-/// - A body that is not a valid envelope gets 400 and is kept in `rejected_events`.
+/// - The HMAC signature, when a secret is configured, checked before anything else of the body:
+///   a bad one gets 401 and nothing of it is kept (it may be forged); the refusals are logged at
+///   most once per ``refusalLogInterval``.
+/// - A body that is not a valid envelope gets 400 and is kept in `rejected_events` (with a secret
+///   configured, only bodies whose signature is good get this far).
+/// - An event whose `timestamp` is further from now than ``Options/timestampWindow`` gets 400 and
+///   is not kept: only the `id` is signed, so a captured delivery could be sent again with other
+///   content; the window bounds how long that stays possible, and a stored event is never changed.
 /// - A re-sent event id gets 200 and stores nothing new.
 /// - With the database down, 503: DreamClass counts the delivery as failed.
 public final class WebhookReceiver: Sendable {
@@ -23,6 +31,16 @@ public final class WebhookReceiver: Sendable {
         public var signature: WebhookSignature?
         public var maxBodyBytes = 1 << 20
         public var connections = 4
+        /// Events further from now than this (either way) are refused as possible replays; `nil`
+        /// accepts any time.
+        public var timestampWindow: Duration? = .seconds(24 * 3600)
+        /// A connection that has not sent a whole request head (or has been idle) this long is
+        /// closed: slow clients cannot hold sockets. DreamClass waits 10 s for an answer.
+        public var idleTimeout: Duration = .seconds(10)
+        /// The whole body must arrive within this, or the request gets 408 and the connection closes.
+        public var bodyTimeout: Duration = .seconds(10)
+        /// Connections open at once; more wait in the listen backlog until one closes.
+        public var maxConnections = 1_024
 
         public init(schema: String) { self.schema = schema }
     }
@@ -31,6 +49,10 @@ public final class WebhookReceiver: Sendable {
     private let pool: ConnectionPool
     private let logger: Logger
     private let server = InProcessServer()
+    /// Refusals of unauthenticated requests since the last log line about them, and when that was.
+    private let refusals = Mutex<(count: Int, lastLogged: ContinuousClock.Instant?)>((0, nil))
+    /// Unauthenticated requests are logged at most this often: a flood of them cannot fill the log.
+    public static let refusalLogInterval: Duration = .seconds(10)
 
     public init(options: Options, logger: Logger = Logger(label: "serve"), connect: @escaping @Sendable () throws -> Connection) {
         self.options = options
@@ -43,7 +65,13 @@ public final class WebhookReceiver: Sendable {
     public func application(host: String, port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             responder: CallbackResponder { [self] (request: Request, _: BasicRequestContext) in await respond(to: request) },
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "dreamclass-reconcile"),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [CloseAfterResponse()], idleTimeout: TimeAmount(options.idleTimeout)
+            )),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: port), serverName: "dreamclass-reconcile",
+                availableConnectionsDelegate: MaximumAvailableConnections(options.maxConnections)
+            ),
             onServerRunning: { await onServerRunning($0.localAddress?.port ?? port) },
             logger: logger
         )
@@ -80,19 +108,29 @@ public final class WebhookReceiver: Sendable {
         if let auth = options.basicAuth {
             let expected = "Basic " + Data("\(auth.user):\(auth.password)".utf8).base64EncodedString()
             guard Self.constantTimeEqual(request.headers[.authorization] ?? "", expected) else {
-                logger.notice("webhook refused: missing or wrong Basic auth")
-                var response = Self.text(.unauthorized, #"{"error":"unauthorized"}"#)
+                refused("missing or wrong Basic auth")
+                var response = Self.text(.unauthorized, #"{"error":"unauthorized"}"#, close: true)
                 response.headers[.wwwAuthenticate] = #"Basic realm="dreamclass-webhooks""#
                 return response
             }
         }
         let body: [UInt8]
-        do {
-            var buffer = try await request.body.collect(upTo: options.maxBodyBytes)
-            body = buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch {
+        switch await readBody(request) {
+        case .read(let bytes): body = bytes
+        case .tooLarge:
             logger.notice("webhook refused: body larger than the limit", metadata: ["limit": "\(options.maxBodyBytes)"])
-            return Self.text(.contentTooLarge, #"{"error":"body too large"}"#)
+            return Self.text(.contentTooLarge, #"{"error":"body too large"}"#, close: true)
+        case .tooSlow:
+            logger.notice("webhook refused: body not sent in time", metadata: ["limit": "\(options.bodyTimeout)"])
+            return Self.text(.requestTimeout, #"{"error":"body not sent in time"}"#, close: true)
+        }
+        // The signature first: nothing of a body that is not from DreamClass is parsed further or kept.
+        if let signature = options.signature {
+            let claim = try? JSONDecoder().decode(SignedClaim.self, from: Data(body))
+            guard let claim, signature.isValid(signature: claim.signature, eventID: claim.id) else {
+                refused("bad or missing signature")
+                return Self.text(.unauthorized, #"{"error":"bad signature"}"#)
+            }
         }
         let envelope: WebhookEnvelope
         do {
@@ -100,9 +138,9 @@ public final class WebhookReceiver: Sendable {
         } catch {
             return await reject(body, reason: error.reason)
         }
-        if let signature = options.signature, !signature.isValid(signature: envelope.signature, eventID: envelope.rawID) {
-            logger.warning("webhook refused: bad signature", metadata: ["event": "\(envelope.rawID)", "type": "\(envelope.type)"])
-            return Self.text(.unauthorized, #"{"error":"bad signature"}"#)
+        if let window = options.timestampWindow, abs(envelope.time.timeIntervalSinceNow) > window.seconds {
+            refused("timestamp outside the window around now (a replay?)")
+            return Self.text(.badRequest, "{\"error\":\"timestamp is more than \(Int(window.seconds)) s from now\"}")
         }
         // Checked, so true; not checked (no secret configured), so unknown.
         let signatureValid: Bool? = options.signature == nil ? nil : true
@@ -126,6 +164,48 @@ public final class WebhookReceiver: Sendable {
         }
     }
 
+    private struct SignedClaim: Decodable {
+        var id: String
+        var signature: String?
+    }
+
+    private enum BodyRead { case read([UInt8]), tooLarge, tooSlow }
+
+    /// The whole body, unless it is larger than the limit or slower than the body timeout.
+    private func readBody(_ request: Request) async -> BodyRead {
+        let (limit, timeout) = (options.maxBodyBytes, options.bodyTimeout)
+        return await withTaskGroup(of: BodyRead?.self) { group in
+            group.addTask {
+                do {
+                    var buffer = try await request.body.collect(upTo: limit)
+                    return .read(buffer.readBytes(length: buffer.readableBytes) ?? [])
+                } catch {
+                    return Task.isCancelled ? nil : .tooLarge
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return Task.isCancelled ? nil : .tooSlow
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .tooSlow
+        }
+    }
+
+    /// Logs a refused, unauthenticated request, at most once per ``refusalLogInterval``, with how
+    /// many there were since the last line.
+    private func refused(_ reason: String) {
+        let now = ContinuousClock.now
+        let count: Int? = refusals.withLock { state in
+            state.count += 1
+            if let last = state.lastLogged, now - last < Self.refusalLogInterval { return nil }
+            defer { state = (0, now) }
+            return state.count
+        }
+        if let count { logger.notice("webhooks refused", metadata: ["reason": "\(reason)", "since_last_line": "\(count)"]) }
+    }
+
     /// Keeps an invalid body in `rejected_events` and answers 400 (503 when it cannot be kept).
     private func reject(_ body: [UInt8], reason: String) async -> Response {
         let table = "\(quoteIdentifier(options.schema)).rejected_events"
@@ -147,8 +227,11 @@ public final class WebhookReceiver: Sendable {
         return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    private static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    /// `close`: the connection closes after this answer (see ``CloseAfterResponse``).
+    private static func text(_ status: HTTPResponse.Status, _ body: String, close: Bool = false) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if close { headers[.connection] = "close" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     private static func quote(_ text: String) -> String {

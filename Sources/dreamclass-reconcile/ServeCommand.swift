@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Postgres
 import Receiver
+import Reconciliation
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +25,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "How the webhook secret becomes the HMAC key: base64 or raw.") var keyEncoding: WebhookSignature.KeyEncoding = .base64
     @Option(help: "The largest body accepted, in bytes.") var maxBodyBytes = 1 << 20
     @Option(help: "Database connections.") var connections = 4
+    @Option(help: "Refuse events whose timestamp is further than this from now, as possible replays (only the id is signed): 90s, 15m, 2h, 1d; 0 accepts any.")
+    var timestampWindow = "1d"
+    @Option(help: "Close a connection that has not sent a whole request head, or sat idle, this many seconds.")
+    var idleTimeout = 10
+    @Option(help: "Connections open at once; more wait until one closes.")
+    var maxConnections = 1_024
+
+    func validate() throws {
+        guard parseDuration(timestampWindow) != nil else { throw ValidationError("--timestamp-window takes 0, 90s, 15m, 2h or 1d, not \"\(timestampWindow)\"") }
+        guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout takes 1 to 3600 seconds") }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections takes 1 to 1000000") }
+        guard (1...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes takes 1 to 1073741824") }
+        guard (1...256).contains(connections) else { throw ValidationError("--connections takes 1 to 256") }
+    }
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -31,6 +46,11 @@ struct ServeCommand: AsyncParsableCommand {
         var options = WebhookReceiver.Options(schema: global.resolvedSchema)
         options.maxBodyBytes = maxBodyBytes
         options.connections = connections
+        options.idleTimeout = .seconds(idleTimeout)
+        options.maxConnections = maxConnections
+        // Checked in validate().
+        let window = parseDuration(timestampWindow) ?? .zero
+        options.timestampWindow = window > .zero ? window : nil
         options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET").map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
         if let user {
             guard let password = try secret("DREAMCLASS_WEBHOOK_PASSWORD") else {

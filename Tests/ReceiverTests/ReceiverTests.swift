@@ -21,8 +21,10 @@ import TestSupport
         (database, connection) = try TestPostgres.makeStore("serve")
     }
 
-    func receiver(database: TestDatabase? = nil, maxBody: Int = 1 << 20) -> WebhookReceiver {
+    func receiver(database: TestDatabase? = nil, maxBody: Int = 1 << 20, window: Duration? = nil) -> WebhookReceiver {
         var options = WebhookReceiver.Options(schema: "dreamclass")
+        // The scenarios' events are days old; the window has a test of its own.
+        options.timestampWindow = window
         options.basicAuth = ("dreamclass", "hook-pass")
         options.signature = Self.signature
         options.maxBodyBytes = maxBody
@@ -57,7 +59,9 @@ import TestSupport
         let badSignature = try await Self.post(url, Self.body(signed: false))
         let badAuth = try await Self.post(url, Self.body(), auth: "dreamclass:wrong")
         let noAuth = try await Self.post(url, Self.body(), auth: nil)
-        let malformed = try await Self.post(url, #"{"id":"not-a-uuid","type":"X"}"#)
+        let unsignedMalformed = try await Self.post(url, #"{"id":"not-a-uuid","type":"X"}"#)
+        let id = UUID().uuidString.lowercased()
+        let malformed = try await Self.post(url, #"{"id":"\#(id)","signature":"\#(Self.signature.sign(eventID: id))","type":"X"}"#)
         let oversized = try await Self.post(url, Self.body().replacingOccurrences(of: "\"data\":{", with: "\"pad\":\"\(String(repeating: "x", count: 5000))\",\"data\":{"))
         let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.replacingOccurrences(of: "/webhooks/dreamclass", with: "/health")), timeout: .seconds(5))
         await receiver.stop()
@@ -67,18 +71,20 @@ import TestSupport
         #expect(badSignature.0 == 401)
         #expect(badAuth.0 == 401)
         #expect(noAuth.0 == 401)
+        #expect(unsignedMalformed.0 == 401)
         #expect(malformed.0 == 400)
         #expect(oversized.0 == 413)
         #expect(health.status.code == 200)
         #expect(try count("SELECT count(*) FROM dreamclass.webhook_events") == 1)
         #expect(try count("SELECT count(*) FROM dreamclass.webhook_events WHERE source = 'webhook' AND signature_valid AND body IS NOT NULL") == 1)
-        // Only the malformed body is kept; a forged one is kept nowhere.
+        // Only the signed malformed body is kept; a forged or unsigned one is kept nowhere.
         #expect(try count("SELECT count(*) FROM dreamclass.rejected_events WHERE source_name = 'serve'") == 1)
     }
 
     @Test func theDatabaseDownIs503() async throws {
         var options = WebhookReceiver.Options(schema: "dreamclass")
         options.signature = Self.signature
+        options.timestampWindow = nil
         let server = try TestPostgres.shared()
         let down = WebhookReceiver(options: options) { try Connection(conninfo: server.conninfo(database: "no_such_database")) }
         let url = try await down.start()
@@ -150,7 +156,7 @@ import TestSupport
             logger: capture.logger(label: "sim")
         )
         let simulatorURL = try await simulator.start()
-        let (status, _) = try await Self.post(url, Self.body(signed: false), auth: nil)
+        let (status, _) = try await Self.post(url, Self.body(signed: false, millis: Int64(Date().timeIntervalSince1970 * 1000)), auth: nil)
         #expect(status == 200)
         let periods = try await DreamClassClient.withClient(configuration: DreamClassConfiguration(baseURL: simulatorURL, apiKey: "k", schoolCode: "S", tenant: "t")) {
             try await $0.periods()

@@ -1,0 +1,186 @@
+import AsyncHTTPClient
+import DreamClassAPI
+import EventStore
+import Foundation
+import Logging
+import NIOCore
+import Postgres
+import Receiver
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `serve` faces the internet: what a hostile or careless client sends can neither stop it nor
+/// fill its database.
+@Suite struct HostileClientTests {
+    let database: TestDatabase
+    let connection: Connection
+
+    init() throws {
+        (database, connection) = try TestPostgres.makeStore("hostile")
+    }
+
+    func receiver(_ change: (inout WebhookReceiver.Options) -> Void = { _ in }, logger: Logger? = nil) -> WebhookReceiver {
+        var options = WebhookReceiver.Options(schema: "dreamclass")
+        options.signature = ReceiverTests.signature
+        change(&options)
+        let database = self.database
+        return WebhookReceiver(options: options, logger: logger ?? Logger(label: "serve")) { try database.connect() }
+    }
+
+    static var nowMillis: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    func count(_ table: String) throws -> Int {
+        try connection.query("SELECT count(*) FROM dreamclass.\(table)").first!.decode(Int.self, at: 0)
+    }
+
+    @Test func nothingUnauthenticatedIsStoredAndItsRefusalsAreLoggedSparingly() async throws {
+        let capture = LogCapture()
+        let receiver = receiver(logger: capture.logger(label: "serve"))
+        let url = try await receiver.start()
+        let garbage = String(repeating: "x", count: 100_000)
+        var statuses: [Int] = []
+        for index in 0..<100 {
+            let body = index.isMultiple(of: 2) ? garbage : #"{"id":"\#(UUID())","signature":"AAAA","type":"X","pad":"\#(garbage)"}"#
+            statuses.append(try await ReceiverTests.post(url, body, auth: nil).0)
+        }
+        await receiver.stop()
+        #expect(statuses.allSatisfy { $0 == 401 })
+        #expect(try count("rejected_events") == 0)
+        #expect(try count("webhook_events") == 0)
+        #expect(capture.messages.filter { $0.contains("webhooks refused") }.count <= 2)
+    }
+
+    @Test func aReplayOutsideTheWindowIsRefusedAndAStoredEventNeverChanges() async throws {
+        let receiver = receiver { $0.timestampWindow = .seconds(3600) }
+        let url = try await receiver.start()
+        let id = UUID()
+        let row = Enrollment(id: 74, studentId: 76, active: true, addedAt: "2024-10-02T09:40:02.179+00:00")
+        let old = ReceiverTests.body(id: id, row: row, millis: Self.nowMillis - 2 * 86_400_000)
+        let fresh = ReceiverTests.body(id: id, row: row, millis: Self.nowMillis)
+        var changed = row
+        changed.active = false
+        let replayed = ReceiverTests.body(id: id, row: changed, millis: Self.nowMillis)
+        let (tooOld, _) = try await ReceiverTests.post(url, old)
+        let (stored, _) = try await ReceiverTests.post(url, fresh)
+        let (again, answer) = try await ReceiverTests.post(url, replayed)
+        await receiver.stop()
+        #expect(tooOld == 400)
+        #expect(stored == 200)
+        #expect(again == 200 && answer.contains("duplicate"))
+        #expect(try count("rejected_events") == 0)
+        let active = try connection.query("SELECT (payload->'data'->>'active')::boolean FROM dreamclass.webhook_events").rows.map { try $0.decode(Bool.self, at: 0) }
+        #expect(active == [true])
+    }
+
+    @Test func anOutOfRangeTimestampIs400AndTheReceiverKeepsServing() async throws {
+        let receiver = receiver { $0.timestampWindow = nil }
+        let url = try await receiver.start()
+        let id = UUID().uuidString.lowercased()
+        let huge = #"{"id":"\#(id)","signature":"\#(ReceiverTests.signature.sign(eventID: id))","type":"STUDENT_PERIOD_CREATED","tenant":"t","timestamp":10000000000000000,"data":{"id":1}}"#
+        let (refused, reason) = try await ReceiverTests.post(url, huge, auth: nil)
+        let (next, _) = try await ReceiverTests.post(url, ReceiverTests.body(millis: Self.nowMillis), auth: nil)
+        await receiver.stop()
+        #expect(refused == 400)
+        #expect(reason.contains("timestamp"))
+        #expect(next == 200)
+        #expect(try count("rejected_events") == 1)
+    }
+
+    @Test func a413AnswersAtOnceAndClosesTheConnection() async throws {
+        let receiver = receiver { $0.maxBodyBytes = 4096 }
+        let url = try await receiver.start()
+        let port = try #require(URL(string: url)?.port)
+        let client = try RawSocket(port: port)
+        // It announces 5 MB and sends 64 KB of it, then waits: the answer must come, and the
+        // connection must close, without the rest.
+        client.send("POST /webhooks/dreamclass HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n")
+        client.send(String(repeating: "x", count: 65_536))
+        // Blocking reads go to the thread pool for blocking work, not to Swift's few cooperative
+        // threads, which the receiver needs to answer.
+        let (answer, closed) = try await Blocking.run { client.readToEnd() }
+        await receiver.stop()
+        #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
+        #expect(closed)
+    }
+
+    /// A flood of idle sockets and slow clients, bounded in count and time, on loopback; valid
+    /// deliveries keep getting their 200 within DreamClass's 10 s, and the held sockets are closed.
+    @Test func theReceiverHoldsItsGroundUnderSlowAndIdleClients() async throws {
+        let receiver = receiver {
+            $0.idleTimeout = .seconds(2)
+            $0.bodyTimeout = .seconds(2)
+            $0.maxConnections = 600
+            $0.timestampWindow = nil
+        }
+        let url = try await receiver.start()
+        let port = try #require(URL(string: url)?.port)
+        let idle = try (0..<300).map { _ in try RawSocket(port: port) }
+        let slow = try (0..<50).map { _ in try RawSocket(port: port) }
+        for client in slow { client.send("POST /webhooks/dreamclass HTTP/1.1\r\nHo") }
+        // Slow clients trickle a byte now and then; meanwhile deliveries go through.
+        let trickle = Task.detached {
+            for _ in 0..<8 {
+                for client in slow { client.send("s") }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        var answers: [(Int, Duration)] = []
+        for _ in 0..<20 {
+            let start = ContinuousClock.now
+            let (status, _) = try await ReceiverTests.post(url, ReceiverTests.body(millis: Self.nowMillis), auth: nil)
+            answers.append((status, ContinuousClock.now - start))
+        }
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.replacingOccurrences(of: "/webhooks/dreamclass", with: "/health")), timeout: .seconds(10))
+        await trickle.value
+        // Held sockets are closed by the receiver, not by the test.
+        let idleClosed = try await Blocking.run { idle.prefix(20).map { $0.readToEnd().closed } }
+        let slowClosed = try await Blocking.run { slow.prefix(10).map { $0.readToEnd().closed } }
+        await receiver.stop()
+        #expect(answers.allSatisfy { $0.0 == 200 && $0.1 < .seconds(10) }, "\(answers)")
+        #expect(health.status.code == 200)
+        #expect(idleClosed.allSatisfy { $0 })
+        #expect(slowClosed.allSatisfy { $0 })
+        #expect(try count("webhook_events") == 20)
+    }
+}
+
+/// A socket to the receiver, spoken to byte by byte.
+final class RawSocket: Sendable {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(descriptor); throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) {
+        _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Everything until the peer closes (or 15 s pass); `closed` tells which.
+    func readToEnd() -> (text: String, closed: Bool) {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 { return (String(decoding: bytes, as: UTF8.self), true) }
+            if count < 0 { return (String(decoding: bytes, as: UTF8.self), false) }
+            bytes += buffer.prefix(count)
+        }
+    }
+}
+
