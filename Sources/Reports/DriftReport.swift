@@ -1,3 +1,4 @@
+import FileOutput
 import EventStore
 import Foundation
 #if canImport(Glibc)
@@ -36,8 +37,7 @@ public enum DriftReport {
     /// The default report path: `reports/drift-<tenant>-<UTC time>.<format>`.
     public static func defaultPath(tenant: String, at date: Date, format: Format) -> String {
         let stamp = Timestamp.format(date).prefix(19).replacingOccurrences(of: ":", with: "")
-        let safeTenant = tenant.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }
-        return "reports/drift-\(String(safeTenant))-\(stamp)Z.\(format.rawValue)"
+        return "reports/drift-\(FileName.part(tenant))-\(stamp)Z.\(format.rawValue)"
     }
 
     private static func cells(_ item: StoredDriftItem, tenant: String) -> [String?] {

@@ -85,6 +85,10 @@ public struct SettingsFile: Sendable {
                 }
                 for (nameNode, section) in mapping {
                     let name = nameNode.string ?? ""
+                    if name.isEmpty || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                        errors.append(SettingsError(file: path, key: "schools", line: line(nameNode), message: "a school's name must be non-empty text without control characters"))
+                        continue
+                    }
                     file.schools.append((name, file.section(section, prefix: "schools.\(name)", errors: &errors)))
                 }
             default:

@@ -58,13 +58,16 @@ struct ConfigCheck: AsyncParsableCommand {
 struct ConfigSchools: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "schools", abstract: "List the schools of the configuration file.")
 
+    @Flag(help: "Print each school as FILE-NAME-PART<TAB>NAME: the name made safe for file names, by the rule every report and metrics file follows.")
+    var fileNames = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         guard let path = global.resolvedConfigPath else { throw ValidationError("name the file with --config or DREAMCLASS_CONFIG") }
         do {
             let file = try SettingsFile.load(path: path)
-            for name in file.schoolNames { try StandardStream.output.line(name) }
+            for name in file.schoolNames { try StandardStream.output.line(fileNames ? "\(FileName.part(name))\t\(name)" : name) }
         } catch {
             throw ValidationError("\(error)")
         }

@@ -107,4 +107,70 @@ import TestSupport
         #expect(result.status == 75)
         #expect(result.stderr.contains("period 999 is not in the school's period list"))
     }
+
+    @Test func aSchoolNamedLikeAPathWritesOnlyInsideTheFolders() async throws {
+        let database = try TestPostgres.makeDatabase("nightly-names")
+        let work = FileManager.default.temporaryDirectory.appending(path: "names-\(UUID().uuidString)")
+        let reports = work.appending(path: "deep/reports"), metrics = work.appending(path: "deep/metrics")
+        try FileManager.default.createDirectory(at: metrics, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let name = "a/../../../x y"
+        let simulator = DreamClassSimulator(school: .generate(periods: 1, studentsPerPeriod: 2, seed: 1),
+                                            settings: SimulatorSettings(apiKey: "k", schoolCode: "N", tenant: "t"))
+        let url = try await simulator.start()
+        try "k".write(to: work.appending(path: "key"), atomically: true, encoding: .utf8)
+        try """
+            schools:
+              "\(name)":
+                base_url: \(url)
+                school_code: N
+                tenant: t
+                api_key_file: \(work.appending(path: "key").path)
+            """.write(to: work.appending(path: "s.yaml"), atomically: true, encoding: .utf8)
+        let result = await Command.run(Self.packageRoot.appending(path: "cron/dreamclass-reconcile-nightly").path, [], environment: [
+            "DREAMCLASS_CONFIG": work.appending(path: "s.yaml").path, "DATABASE_URL": database.conninfo, "REPORT_DIR": reports.path,
+            "METRICS_DIR": metrics.path, "DREAMCLASS_RECONCILE": Command.buildDirectory + "/dreamclass-reconcile",
+        ])
+        await simulator.stop()
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("school \(name): exit 0"))
+        let safe = "a__________x_y"
+        let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+        let kept = try FileManager.default.contentsOfDirectory(atPath: reports.appending(path: today).path)
+        #expect(kept.contains { $0.hasPrefix("drift-\(safe)-") })
+        #expect(FileManager.default.fileExists(atPath: metrics.appending(path: "dreamclass-reconcile-\(safe).prom").path))
+        // Nothing anywhere else under the work folder: only what was put there, and the two folders.
+        let everything = try FileManager.default.subpathsOfDirectory(atPath: work.path).filter { !$0.hasPrefix("deep/") }
+        #expect(Set(everything) == ["key", "s.yaml", "deep"])
+        let listed = await Command.run("dreamclass-reconcile", ["config", "schools", "--file-names", "--config", work.appending(path: "s.yaml").path])
+        #expect(listed.stdout == "\(safe)\t\(name)\n")
+    }
+
+    /// Every command line the README shows is one the binary takes: each is run with `--help`
+    /// appended, which parses every option it names and runs nothing.
+    @Test func theREADMEsCommandLinesParse() async throws {
+        let readme = try String(contentsOf: Self.packageRoot.appending(path: "README.md"), encoding: .utf8)
+        var commands: [[String]] = []
+        var inBlock = false
+        var pending = ""
+        for line in readme.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") { inBlock.toggle(); pending = ""; continue }
+            guard inBlock else { continue }
+            var text = pending + line.trimmingCharacters(in: .whitespaces)
+            if text.hasSuffix("\\") { pending = String(text.dropLast()) + " "; continue }
+            pending = ""
+            if let comment = text.range(of: "   #") ?? text.range(of: "  #") { text = String(text[..<comment.lowerBound]) }
+            let words = text.split(separator: " ").map(String.init)
+            // The binaries, after environment assignments, `sudo -u x sh -c '...` wrappers aside.
+            guard let index = words.firstIndex(where: { ["dreamclass-reconcile", "dreamclass-sim"].contains($0) }),
+                  words[..<index].allSatisfy({ $0.contains("=") || $0 == "run" || $0 == "swift" }) else { continue }
+            // Optional parts `[--flag VALUE]` are taken as given.
+            commands.append(words[index...].map { $0.filter { $0 != "[" && $0 != "]" } }.filter { !$0.isEmpty && $0 != "..." })
+        }
+        #expect(commands.count >= 8, "\(commands)")
+        for command in commands {
+            let result = await Command.run(command[0], Array(command.dropFirst()) + ["--help"])
+            #expect(result.status == 0, "README: \(command.joined(separator: " ")): \(result.stderr)")
+        }
+    }
 }
