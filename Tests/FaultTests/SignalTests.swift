@@ -18,14 +18,31 @@ import TestSupport
         (database, connection) = try TestPostgres.makeStore("signals")
     }
 
-    /// Starts `dreamclass-reconcile ARGUMENTS`, sends it `signal` after `delay` seconds, and
-    /// returns its exit code as the shell saw it, and its output.
-    func interrupted(_ arguments: [String], signal: String, after delay: Double, environment: [String: String]) async -> (code: Int32?, Command.Result) {
+    /// Starts `dreamclass-reconcile ARGUMENTS`, sends it `signal` once `ready` says so (polled,
+    /// at most 60 s), and returns its exit code as the shell saw it, and its output.
+    func interrupted(
+        _ arguments: [String], signal: String, environment: [String: String], when ready: @escaping @Sendable () throws -> Bool
+    ) async throws -> (code: Int32?, Command.Result) {
         let binary = Command.buildDirectory + "/dreamclass-reconcile"
-        let script = #""$0" "$@" & pid=$!; sleep \#(delay); kill -\#(signal) $pid; wait $pid; echo "exit=$?" >&2"#
-        let result = await Command.run("/bin/sh", ["-c", script, binary] + arguments, environment: environment)
+        let flag = NSTemporaryDirectory() + "signal-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: flag) }
+        let script = #"f=$1; shift; "$0" "$@" & pid=$!; while [ ! -e "$f" ]; do sleep 0.05; done; kill -\#(signal) $pid; wait $pid; echo "exit=$?" >&2"#
+        async let run = Command.run("/bin/sh", ["-c", script, binary, flag] + arguments, environment: environment)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try !ready(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        FileManager.default.createFile(atPath: flag, contents: nil)
+        let result = await run
         let code = result.stderr.split(separator: "\n").last { $0.hasPrefix("exit=") }.flatMap { Int32($0.dropFirst(5)) }
         return (code, result)
+    }
+
+    /// Once the run is under way: its row is there and it has read a roster.
+    func runIsUnderWay(_ simulator: DreamClassSimulator) -> @Sendable () throws -> Bool {
+        let database = self.database
+        return {
+            let running = try database.connect().query("SELECT count(*) FROM dreamclass.reconcile_runs WHERE status = 'running'")
+            return try running.first?.decode(Int.self, at: 0) == 1 && simulator.statistics.count(.periodStudents) > 0
+        }
     }
 
     func slowSimulator() async throws -> (DreamClassSimulator, [String: String]) {
@@ -48,7 +65,7 @@ import TestSupport
     func aSignalledRunIsRecordedInterruptedWritesNoReportAndFreesTheLock(signal: String, code: Int32) async throws {
         let (simulator, environment) = try await slowSimulator()
         let report = NSTemporaryDirectory() + "signalled-\(UUID().uuidString).csv"
-        let (exit, result) = await interrupted(["run", "--report", report], signal: signal, after: 1.5, environment: environment)
+        let (exit, result) = try await interrupted(["run", "--report", report], signal: signal, environment: environment, when: runIsUnderWay(simulator))
         #expect(exit == code, "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: report))
         let first = try #require(try runs().first)
@@ -64,7 +81,7 @@ import TestSupport
 
     @Test func aKilledRunIsMarkedAbandonedByTheNextOne() async throws {
         let (simulator, environment) = try await slowSimulator()
-        let (exit, _) = await interrupted(["run", "--report", "/dev/null"], signal: "KILL", after: 1.0, environment: environment)
+        let (exit, _) = try await interrupted(["run", "--report", "/dev/null"], signal: "KILL", environment: environment, when: runIsUnderWay(simulator))
         #expect(exit == 137)
         #expect(try runs().map(\.status) == [.running])
         let next = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null"], environment: environment)
@@ -87,8 +104,17 @@ import TestSupport
         try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         let binary = Command.buildDirectory + "/dreamclass-reconcile"
-        let script = #"(while read -r line; do echo "$line"; sleep 0.01; done < "$1") | "$0" ingest --batch-size 50 - & pid=$!; sleep 1.5; kill -TERM $pid; wait $pid; echo "exit=$?" >&2"#
-        let result = await Command.run("/bin/bash", ["-c", script, binary, file], environment: ["DATABASE_URL": database.conninfo, "LOG_LEVEL": "error"])
+        let flag = NSTemporaryDirectory() + "signal-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: flag) }
+        // Signalled once its first batch is stored, while lines still arrive.
+        let script = #"(while read -r line; do echo "$line"; sleep 0.01; done < "$1") | "$0" ingest --batch-size 50 - & pid=$!; while [ ! -e "$2" ]; do sleep 0.05; done; kill -TERM $pid; wait $pid; echo "exit=$?" >&2"#
+        async let run = Command.run("/bin/bash", ["-c", script, binary, file, flag], environment: ["DATABASE_URL": database.conninfo, "LOG_LEVEL": "error"])
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try connection.query("SELECT count(*) FROM dreamclass.webhook_events").first?.decode(Int.self, at: 0) == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        FileManager.default.createFile(atPath: flag, contents: nil)
+        let result = await run
         #expect(result.stderr.contains("exit=143"), "\(result.stderr)")
         #expect(result.stderr.contains("interrupted by SIGTERM"), "\(result.stderr)")
         let counts = result.stdout.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
