@@ -171,14 +171,15 @@ final class RawSocket: Sendable {
         _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// Everything until the peer closes (or 15 s pass); `closed` tells which.
+    /// Everything until the peer closes (or 15 s pass); `closed` tells which. A reset counts as
+    /// closed: a client that kept sending after the server closed gets one.
     func readToEnd() -> (text: String, closed: Bool) {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = recv(descriptor, &buffer, buffer.count, 0)
             if count == 0 { return (String(decoding: bytes, as: UTF8.self), true) }
-            if count < 0 { return (String(decoding: bytes, as: UTF8.self), false) }
+            if count < 0 { return (String(decoding: bytes, as: UTF8.self), errno == ECONNRESET) }
             bytes += buffer.prefix(count)
         }
     }
