@@ -89,17 +89,18 @@ public final class DreamClassClient: Sendable {
     /// for rows that are gone.
     private func list<Row: Decodable & Sendable>(_ operation: APIOperation, path: String, id: (Row) -> Int) async throws -> [Row] {
         var random = SystemRandomNumberGenerator()
-        for read in 1...configuration.readAttempts {
+        let attempts = max(1, configuration.readAttempts)
+        for read in 1...attempts {
             let (rows, pages) = try await readPages(operation, path: path, id: id)
             guard let problem = PagedRead(pages: pages).inconsistency else { return rows }
-            guard read < configuration.readAttempts else {
+            guard read < attempts else {
                 throw DreamClassError.inconsistentRead(url: url(path), attempts: read, reason: problem)
             }
             statistics.recordReread()
             logger.info("the pages of a list disagreed; reading it again", metadata: ["url": "\(url(path))", "reason": "\(problem)"])
             try await pause(retry.delay(afterAttempt: read, retryAfter: nil, using: &random), before: url(path))
         }
-        preconditionFailure("readAttempts is at least 1")
+        preconditionFailure("the last read returns or throws")
     }
 
     /// One read of a list: a bare array, or a page envelope followed to its last page.

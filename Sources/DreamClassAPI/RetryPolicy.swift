@@ -7,6 +7,13 @@ struct RetryPolicy: Sendable {
     var base: Duration
     var cap: Duration
 
+    /// At least one try, whatever a caller set the configuration's field to.
+    init(maxAttempts: Int, base: Duration, cap: Duration) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.base = base
+        self.cap = cap
+    }
+
     /// Statuses that say "later", not "never".
     static let retryableStatuses: Set<Int> = [429, 500, 502, 503, 504]
 
