@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `scripts/setup`'s decisions, on a pretend machine (a PATH of stubs): what is missing, what it
+/// would install and how, and what it says when it cannot. The machine's packages are not touched.
+@Suite struct SetupScriptTests {
+    static let script = NightlyTests.packageRoot.appending(path: "scripts/setup").path
+
+    /// A folder of stub commands: each name prints nothing and exits 0, except `id`, which says `uid`.
+    static func machine(_ commands: [String], uid: Int) throws -> String {
+        let bin = NSTemporaryDirectory() + "setup-bin-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: bin + "/bash", withDestinationPath: "/bin/bash")
+        for command in commands + ["id"] {
+            let body = command == "id" ? "echo \(uid)" : "exit 0"
+            FileManager.default.createFile(atPath: bin + "/" + command, contents: Data("#!/bin/bash\n\(body)\n".utf8), attributes: [.posixPermissions: 0o755])
+        }
+        return bin
+    }
+
+    static func setup(_ commands: [String], uid: Int = 1000, postgres: Bool = false, _ arguments: [String] = ["--check"]) async throws -> Command.Result {
+        let bin = try machine(commands, uid: uid)
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        let initdb = postgres ? bin + "/swift" : bin + "/no-initdb-here"
+        return await Command.run(script, arguments, environment: ["PATH": bin, "SETUP_INITDB_GLOB": initdb])
+    }
+
+    @Test func aBareMachineWithSudoGetsEveryPackageThroughSudo() async throws {
+        let result = try await Self.setup(["swift", "apt-get", "sudo"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("setup: missing: pkg-config libpq-dev postgresql openssl"))
+        #expect(result.stdout.contains("libpq-dev: the PostgreSQL client library and its headers"))
+        #expect(result.stdout.contains("would run: sudo apt-get update && sudo apt-get install -y --no-install-recommends pkg-config libpq-dev postgresql openssl"))
+    }
+
+    @Test func rootNeedsNoSudoAndOnlyWhatIsMissingIsInstalled() async throws {
+        let result = try await Self.setup(["swift", "apt-get", "pkg-config", "openssl"], uid: 0, postgres: true)
+        #expect(result.status == 0, "\(result.stderr)")
+        // The pkg-config stub says yes to every question, libpq included.
+        #expect(result.stdout == "setup: nothing to install\n")
+        let partial = try await Self.setup(["swift", "apt-get", "pkg-config"], uid: 0)
+        #expect(partial.stdout.contains("would run: apt-get update && apt-get install -y --no-install-recommends postgresql openssl"), "\(partial.stdout)")
+    }
+
+    @Test func withoutAptOrSudoItSaysWhatToInstallAndFails() async throws {
+        let noSudo = try await Self.setup(["swift", "apt-get"], [])
+        #expect(noSudo.status == 1)
+        #expect(noSudo.stderr.contains("cannot install (not root and no sudo); install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl"))
+        let noApt = try await Self.setup(["swift"], uid: 0, [])
+        #expect(noApt.status == 1)
+        #expect(noApt.stderr.contains("cannot install (no apt-get on this machine)"))
+        let noSwift = try await Self.setup([], [])
+        #expect(noSwift.status == 1)
+        #expect(noSwift.stderr.contains("Swift 6 is not on PATH"))
+    }
+}
