@@ -163,7 +163,7 @@ import TestSupport
             let words = text.split(separator: " ").map(String.init)
             // The binaries, after environment assignments, `sudo -u x sh -c '...` wrappers aside.
             guard let index = words.firstIndex(where: { ["dreamclass-reconcile", "dreamclass-sim"].contains($0) }),
-                  words[..<index].allSatisfy({ $0.contains("=") || ["run", "swift", "scripts/setup", "&&"].contains($0) }) else { continue }
+                  words[..<index].allSatisfy({ $0.contains("=") || ["run", "swift", ".ci/setup", "&&"].contains($0) }) else { continue }
             // Optional parts `[--flag VALUE]` are taken as given.
             commands.append(words[index...].map { $0.filter { $0 != "[" && $0 != "]" } }.filter { !$0.isEmpty && $0 != "..." })
         }

@@ -2,10 +2,10 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `scripts/setup`'s decisions, on a pretend machine (a PATH of stubs): what is missing, what it
+/// `.ci/setup`'s decisions, on a pretend machine (a PATH of stubs): what is missing, what it
 /// would install and how, and what it says when it cannot. The machine's packages are not touched.
 @Suite struct SetupScriptTests {
-    static let script = NightlyTests.packageRoot.appending(path: "scripts/setup").path
+    static let script = NightlyTests.packageRoot.appending(path: ".ci/setup").path
 
     /// A folder of stub commands: each name prints nothing and exits 0, except `id`, which says `uid`.
     static func machine(_ commands: [String], uid: Int) throws -> String {
