@@ -38,12 +38,15 @@ struct RunsCommand: AsyncParsableCommand {
         try await exitOnFailure {
             let connection = try global.connect(logger: logger)
             let runs = try RunStore(schema: global.resolvedSchema).recentRuns(tenant: tenant, limit: limit, on: connection)
-            try StandardStream.output.line(["run", "tenant", "scope", "started (UTC)", "status", "creates", "updates", "deletes", "stale", "unverified", "error"].joined(separator: "\t"))
+            try StandardStream.output.line([
+                "run", "tenant", "scope", "started (UTC)", "status", "creates", "updates", "deletes", "stale", "unverified", "re-read",
+                "changed", "error",
+            ].joined(separator: "\t"))
             for run in runs {
                 try StandardStream.output.line([
                     String(run.runID), run.tenant, run.scope, String(run.startedAt.formatted(.iso8601).prefix(19)), run.status.rawValue,
                     String(run.missedCreates), String(run.missedUpdates), String(run.missedDeletes), String(run.staleDeletes),
-                    String(run.unverified), run.error ?? "",
+                    String(run.unverified), String(run.rosterRereads), String(run.changedDuringRun), run.error ?? "",
                 ].joined(separator: "\t"))
             }
         }

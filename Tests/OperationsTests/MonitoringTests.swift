@@ -54,4 +54,25 @@ import Testing
             "POST /ping/abc/start?rid=\(rid)", "POST /ping/abc?rid=\(rid)", "POST /ping/abc/fail?rid=\(rid)",
         ])
     }
+
+    /// The Grafana dashboard and the alert rules shipped in `cron/` use only metrics the job
+    /// writes, with the labels it writes.
+    @Test func theDashboardAndAlertsUseOnlyMetricsTheJobWrites() throws {
+        var run = RunRecord(runID: 1, tenant: "north", scope: "all", startedAt: Date(timeIntervalSince1970: 1_700_000_000), status: .drift)
+        run.missedCreates = 1
+        let text = MetricsFile.render([MetricsFile.Sample(tenant: "north", status: .drift, finishedAt: Date(), seconds: 1, run: run)])
+        let written = Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        let statuses = Set(text.split(separator: "\n").compactMap { line in line.range(of: #"status=""#).map { String(line[$0.upperBound...].prefix { $0 != "\"" }) } })
+        let cron = NightlyTests.packageRoot.appending(path: "cron")
+        for file in ["grafana-dashboard.json", "prometheus-alerts.yaml"] {
+            let shipped = try String(contentsOf: cron.appending(path: file), encoding: .utf8)
+            let used = shipped.matches(of: /dreamclass_reconcile_[a-z_]+/).map { String($0.output) }
+            #expect(!used.isEmpty)
+            for name in used { #expect(written.contains(name), "\(file) uses \(name), which the job does not write") }
+            for status in shipped.matches(of: /status=~"([a-z|]+)"/).flatMap({ $0.output.1.split(separator: "|") }) {
+                #expect(statuses.contains(String(status)), "\(file) asks for status \(status)")
+            }
+        }
+        #expect(try JSONSerialization.jsonObject(with: Data(contentsOf: cron.appending(path: "grafana-dashboard.json"))) is [String: Any])
+    }
 }
