@@ -13,6 +13,8 @@ public struct WebhookSignature: Sendable {
         case base64
         /// The key is the secret's UTF-8 bytes as they are.
         case raw
+        /// The secret is hexadecimal text; the key is the bytes it spells.
+        case hex
     }
 
     // The key's bytes; `SymmetricKey` itself is not Sendable in swift-crypto 3.
@@ -30,7 +32,37 @@ public struct WebhookSignature: Sendable {
                 throw .secretNotBase64
             }
             keyBytes = bytes
+        case .hex:
+            let text = Array(secret.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            guard !text.isEmpty, text.count.isMultiple(of: 2) else { throw .secretNotHex }
+            var bytes = Data(capacity: text.count / 2)
+            for index in stride(from: 0, to: text.count, by: 2) {
+                guard let high = Self.hexValue(text[index]), let low = Self.hexValue(text[index + 1]) else { throw .secretNotHex }
+                bytes.append(high << 4 | low)
+            }
+            keyBytes = bytes
         }
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: c - 48
+        case 65...70: c - 55
+        case 97...102: c - 87
+        default: nil
+        }
+    }
+
+    /// How many of `events` (their `id` as sent, and `signature`) verify under each key encoding
+    /// of `secret`; an encoding the secret cannot be read as has no entry. The way to find out
+    /// what DreamClass's "Key Encoding: Base64" means for a school's secret.
+    public static func tally(secret: String, events: [(id: String, signature: String?)]) -> [KeyEncoding: Int] {
+        var verified: [KeyEncoding: Int] = [:]
+        for encoding in KeyEncoding.allCases {
+            guard let signer = try? WebhookSignature(secret: secret, encoding: encoding) else { continue }
+            verified[encoding] = events.reduce(0) { $0 + (signer.isValid(signature: $1.signature, eventID: $1.id) ? 1 : 0) }
+        }
+        return verified
     }
 
     /// The signature DreamClass sends for an event id.
@@ -47,11 +79,14 @@ public struct WebhookSignature: Sendable {
 
 public enum WebhookSignatureError: Error, Sendable, CustomStringConvertible {
     case secretNotBase64
+    case secretNotHex
 
     public var description: String {
         switch self {
         case .secretNotBase64:
-            "the webhook secret is not valid Base64; if it is meant as raw bytes, use --key-encoding raw"
+            "the webhook secret is not valid Base64; if it is meant as raw bytes, use --key-encoding raw (`config check --signatures` tells which one the stored events need)"
+        case .secretNotHex:
+            "the webhook secret is not hexadecimal; try --key-encoding base64 or raw (`config check --signatures` tells which one the stored events need)"
         }
     }
 }

@@ -19,6 +19,10 @@ public struct Ingester: Sendable {
         public var rejected = 0
         /// The input began with a UTF-8 byte-order mark, skipped (not a line, not counted in `read`).
         public var skippedByteOrderMark = false
+        /// With a secret configured: valid envelopes whose signature was checked, and how many of
+        /// them did not verify (most failing means a wrong secret or key encoding).
+        public var signaturesChecked = 0
+        public var signaturesFailed = 0
 
         public init(read: Int = 0, stored: Int = 0, duplicates: Int = 0, rejected: Int = 0, skippedByteOrderMark: Bool = false) {
             self.read = read
@@ -38,6 +42,8 @@ public struct Ingester: Sendable {
             stored += other.stored
             duplicates += other.duplicates
             rejected += other.rejected
+            signaturesChecked += other.signaturesChecked
+            signaturesFailed += other.signaturesFailed
         }
     }
 
@@ -203,9 +209,12 @@ public struct Ingester: Sendable {
                 "source": "\(sourceName)", "line": "\(rejected.line.number)", "reason": "\(rejected.reason)",
             ])
         }
-        return Summary(
+        var summary = Summary(
             read: batch.read, stored: stored, duplicates: batch.accepted.count - stored, rejected: batch.rejected.count
         )
+        summary.signaturesChecked = batch.accepted.filter { $0.signatureValid != nil }.count
+        summary.signaturesFailed = batch.accepted.filter { $0.signatureValid == false }.count
+        return summary
     }
 
     /// ``writeBatch``, tried again whole when PostgreSQL broke a deadlock or a serialization

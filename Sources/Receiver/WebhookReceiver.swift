@@ -128,7 +128,7 @@ public final class WebhookReceiver: Sendable {
         if let signature = options.signature {
             let claim = try? JSONDecoder().decode(SignedClaim.self, from: Data(body))
             guard let claim, signature.isValid(signature: claim.signature, eventID: claim.id) else {
-                refused("bad or missing signature")
+                refused("bad or missing signature (if every delivery fails so, `config check --signatures` tells which key encoding the secret needs)")
                 return Self.text(.unauthorized, #"{"error":"bad signature"}"#)
             }
         }

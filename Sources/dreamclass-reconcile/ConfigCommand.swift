@@ -2,6 +2,7 @@ import FileOutput
 import ArgumentParser
 import DreamClassAPI
 import Foundation
+import EventStore
 import Settings
 
 struct ConfigCommand: AsyncParsableCommand {
@@ -19,6 +20,9 @@ struct ConfigCheck: AsyncParsableCommand {
     )
 
     @Flag(help: "Only validate the file; call nobody.") var offline = false
+    @Flag(help: "Instead of calling DreamClass: check the newest stored events of each school against its webhook secret under each key encoding (base64, raw, hex) and say which one verifies them.")
+    var signatures = false
+    @Option(help: "With --signatures: how many of each school's newest stored events to check.") var last = 200
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -31,6 +35,10 @@ struct ConfigCheck: AsyncParsableCommand {
         guard problems.isEmpty else {
             for problem in problems { StandardStream.error.attempt("error: \(problem)\n") }
             throw ExitCode(64)
+        }
+        if signatures, !offline {
+            try checkSignatures(file, environment: environment)
+            return
         }
         var failed = false
         for name in file.schoolNames {
@@ -49,6 +57,47 @@ struct ConfigCheck: AsyncParsableCommand {
                 StandardStream.error.attempt("school \(name): \(error)\n")
             }
             try? await client.shutdown()
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+extension ConfigCheck {
+    /// For each school: how many of its newest stored events verify under each key encoding, and
+    /// the setting to use. The secret comes from the environment or the school's
+    /// `webhook_secret_file`, and is never printed.
+    func checkSignatures(_ file: SettingsFile, environment: [String: String]) throws {
+        let logger = try global.makeLogger(label: "config")
+        let connection = try global.connect(logger: logger)
+        let sample = SignatureSample(schema: global.resolvedSchema)
+        var failed = false
+        for name in file.schoolNames {
+            let settings = try file.resolve(school: name, environment: environment)
+            var secrets = environment
+            if let path = settings.webhookSecretFile, (secrets["DREAMCLASS_WEBHOOK_SECRET"] ?? "").isEmpty {
+                secrets["DREAMCLASS_WEBHOOK_SECRET_FILE"] = secrets["DREAMCLASS_WEBHOOK_SECRET_FILE"] ?? path
+            }
+            let prefix = "school \(name) (tenant \(settings.api.tenant))"
+            guard let secret = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: secrets) else {
+                StandardStream.error.attempt("\(prefix): no webhook secret (DREAMCLASS_WEBHOOK_SECRET, _FILE, or webhook_secret_file)\n")
+                failed = true
+                continue
+            }
+            let events = try sample.newest(tenant: settings.api.tenant, limit: last, on: connection)
+            guard !events.isEmpty else {
+                try StandardStream.output.line("\(prefix): no stored events to check")
+                continue
+            }
+            let tally = WebhookSignature.tally(secret: secret, events: events)
+            let counts = WebhookSignature.KeyEncoding.allCases.map { encoding in
+                "\(encoding.rawValue) \(tally[encoding].map { "\($0) of \(events.count)" } ?? "not readable")"
+            }.joined(separator: ", ")
+            if let best = tally.max(by: { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }), best.value > 0 {
+                try StandardStream.output.line("\(prefix): signatures that verify: \(counts); use --key-encoding \(best.key.rawValue)")
+            } else {
+                failed = true
+                try StandardStream.output.line("\(prefix): signatures that verify: \(counts); none verify: the secret is not the one DreamClass signs with, or the events were not signed")
+            }
         }
         if failed { throw ExitCode(1) }
     }

@@ -70,6 +70,12 @@ struct IngestCommand: AsyncParsableCommand {
                 throw ExitCode(Interruption.exitCode ?? 130)
             }
             try StandardStream.output.line(summary.description)
+            if summary.signaturesChecked > 0, summary.signaturesFailed * 2 > summary.signaturesChecked {
+                StandardStream.error.attempt(
+                    "warning: \(summary.signaturesFailed) of \(summary.signaturesChecked) signatures did not verify with --key-encoding \(keyEncoding.rawValue): "
+                        + "`dreamclass-reconcile config check --signatures` tells which key encoding the secret needs\n"
+                )
+            }
             if let signal = Interruption.signal {
                 StandardStream.error.attempt("interrupted by \(signal): the lines counted are stored; ingest the same file again for the rest\n")
                 throw ExitCode(Interruption.exitCode ?? 130)

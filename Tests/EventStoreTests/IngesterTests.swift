@@ -168,7 +168,7 @@ import TestSupport
         #expect(clean.status == 0, "\(clean.stderr)")
     }
 
-    @Test(arguments: WebhookSignature.KeyEncoding.allCases)
+    @Test(arguments: [WebhookSignature.KeyEncoding.base64, .raw])
     func signaturesAreCheckedWithTheConfiguredKeyEncoding(_ encoding: WebhookSignature.KeyEncoding) throws {
         // Valid Base64, so the two encodings give two different keys from the same text.
         let secret = Data("test secret bytes \u{1}".utf8).base64EncodedString()
@@ -184,7 +184,8 @@ import TestSupport
         ]
         #expect(signer.sign(eventID: good).count == 44)
         #expect(other.sign(eventID: good) != signer.sign(eventID: good))
-        _ = try ingest(lines.joined(separator: "\n"), ingester: Ingester(schema: schema, signature: signer))
+        let summary = try ingest(lines.joined(separator: "\n"), ingester: Ingester(schema: schema, signature: signer))
+        #expect((summary.signaturesChecked, summary.signaturesFailed) == (3, 2))
         let valid = try connection.query("SELECT event_id, signature_valid FROM dreamclass.webhook_events").rows
             .reduce(into: [String: Bool]()) { $0[try $1.decode(String.self, at: 0)] = try $1.decode(Bool.self, at: 1) }
         #expect(valid == [good: true, tampered: false, unsigned: false])
