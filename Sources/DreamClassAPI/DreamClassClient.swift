@@ -82,6 +82,50 @@ public final class DreamClassClient: Sendable {
         return student.map { .found($0) } ?? .notFound(id: id)
     }
 
+    /// Probes the API for ``APIProbe``: the period list, one roster's first page at each of
+    /// ``APIProbe/pageSizes``, and GetStudent on one of its students. For `config check` only;
+    /// `run` makes none of these calls.
+    public func probe() async throws -> APIProbe {
+        let periods = try await self.periods()
+        var probe = APIProbe(periods: periods.count)
+        for period in periods {
+            let path = configuration.paths.periodStudents.replacingOccurrences(of: "{periodId}", with: String(period.id))
+            var rows: [Int: Int] = [:]
+            var firstRow: Enrollment?
+            for size in APIProbe.pageSizes {
+                let pageURL = url(path, query: [("page", String(configuration.firstPage)), ("size", String(size))])
+                let page = try await fetch(.periodStudents, url: pageURL, notFoundIsValue: false) { body, url in
+                    try Self.decode(ListPage<Enrollment>.self, from: body, url: url)
+                }
+                switch page {
+                case .array(let all)?:
+                    probe.rosterSize = all.count
+                    firstRow = all.first
+                case .page(let content, _, _, let total)?:
+                    rows[size] = content.count
+                    probe.rosterSize = total
+                    firstRow = firstRow ?? content.first
+                case nil:
+                    break
+                }
+                if case .array? = page { break }
+            }
+            guard let row = firstRow else { continue }
+            probe.period = period.id
+            probe.pageRows = rows.isEmpty ? nil : rows
+            do {
+                switch try await student(id: row.studentId) {
+                case .found: probe.student = "found (student \(row.studentId))"
+                case .notFound: probe.student = "not found (student \(row.studentId))"
+                }
+            } catch {
+                probe.student = "failed: \(error)"
+            }
+            break
+        }
+        return probe
+    }
+
     // MARK: - Lists and pages
 
     /// A whole list, read again (up to `readAttempts` times, with the retry policy's backoff)

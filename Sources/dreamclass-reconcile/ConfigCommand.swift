@@ -15,7 +15,7 @@ struct ConfigCommand: AsyncParsableCommand {
 struct ConfigCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate the configuration file and make one authenticated call per school.",
+        abstract: "Validate the configuration file and probe each school's API: periods, paging and page size, GetStudent.",
         discussion: "Every problem of the file is named at once, with the file, the key and its line. Exit codes: 0 all good; 1 a school's call failed; 64 the file is invalid."
     )
 
@@ -50,8 +50,9 @@ struct ConfigCheck: AsyncParsableCommand {
             }
             let client = try DreamClassClient(configuration: settings.api, logger: try global.makeLogger(label: "config"))
             do {
-                let periods = try await client.periods()
-                try StandardStream.output.line("school \(name): ok, \(periods.count) periods (tenant \(settings.api.tenant), \(settings.api.baseURL))")
+                let probe = try await client.probe()
+                try StandardStream.output.line("school \(name): ok, \(probe.periods) periods (tenant \(settings.api.tenant), \(settings.api.baseURL))")
+                try report(probe, school: name, pageSize: settings.api.pageSize)
             } catch {
                 failed = true
                 StandardStream.error.attempt("school \(name): \(error)\n")
@@ -63,6 +64,24 @@ struct ConfigCheck: AsyncParsableCommand {
 }
 
 extension ConfigCheck {
+    /// What the probe found next to what the configuration says, and the YAML to paste when they differ.
+    func report(_ probe: APIProbe, school: String, pageSize: Int) throws {
+        guard let period = probe.period else {
+            try StandardStream.output.line("  GetPeriodStudents: no period has enrollments; paging could not be probed")
+            return
+        }
+        let size = probe.rosterSize.map { ", \($0) enrollments" } ?? ""
+        let shape = probe.pageRows == nil
+            ? "a bare array (no paging)"
+            : "page envelopes; page sizes honoured up to \(probe.largestHonouredPageSize.map(String.init) ?? "none")"
+        try StandardStream.output.line("  GetPeriodStudents (period \(period)\(size)): \(shape); configured page_size \(pageSize)")
+        try StandardStream.output.line("  GetStudent: \(probe.student ?? "not probed")")
+        let corrections = probe.corrections(pageSize: pageSize)
+        guard !corrections.isEmpty else { return }
+        try StandardStream.output.line("  to match what the API does, set in schools.\(school) of the file:")
+        for (key, value) in corrections { try StandardStream.output.line("    \(key): \(value)") }
+    }
+
     /// For each school: how many of its newest stored events verify under each key encoding, and
     /// the setting to use. The secret comes from the environment or the school's
     /// `webhook_secret_file`, and is never printed.

@@ -1,4 +1,5 @@
 import DreamClassAPI
+import DreamClassSimulator
 import Foundation
 import Testing
 import TestSupport
@@ -42,5 +43,22 @@ import TestSupport
         #expect(check.status == 0, "\(check.stderr)")
         #expect(check.stdout == "school north (tenant north): signatures that verify: base64 0 of 6, raw 6 of 6, hex not readable; use --key-encoding raw\n")
         #expect(!check.stdout.contains(secret) && !check.stderr.contains(secret))
+    }
+
+    @Test func configCheckProbesPagingAndSaysWhatToSet() async throws {
+        var settings = SimulatorSettings(apiKey: "k", schoolCode: "N", tenant: "north")
+        settings.pageSize = 7
+        let simulator = DreamClassSimulator(school: .generate(periods: 2, studentsPerPeriod: 12, seed: 2), settings: settings)
+        let url = try await simulator.start()
+        let folder = NSTemporaryDirectory() + "probe-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "schools:\n  north:\n    base_url: \(url)\n    school_code: N\n".write(toFile: folder + "/s.yaml", atomically: true, encoding: .utf8)
+        let check = await Command.run("dreamclass-reconcile", ["config", "check", "--config", folder + "/s.yaml"], environment: ["DREAMCLASS_API_KEY": "k"])
+        await simulator.stop()
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("GetPeriodStudents (period 100, 12 enrollments): page envelopes; page sizes honoured up to 7; configured page_size 500"), "\(check.stdout)")
+        #expect(check.stdout.contains("GetStudent: found"))
+        #expect(check.stdout.hasSuffix("  to match what the API does, set in schools.north of the file:\n    page_size: 7\n"), "\(check.stdout)")
     }
 }
