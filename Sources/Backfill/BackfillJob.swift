@@ -28,6 +28,8 @@ public struct BackfillJob: Sendable {
         public var batchSize = 500
         /// Signs the events as DreamClass does (HMAC of the id), when the school's secret is known.
         public var signature: WebhookSignature?
+        /// Called as deliveries end: how many are done, of how many (a terminal's progress line).
+        public var deliveryProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
 
         public init(schema: String, runID: Int64) {
             self.schema = schema
@@ -265,6 +267,7 @@ public struct BackfillJob: Sendable {
             for _ in 0..<max(1, sender.configuration.concurrency) where !addNext() { break }
             for await done in group {
                 for (id, result) in done { results[id] = result }
+                options.deliveryProgress?(results.count, pending.count)
                 _ = addNext()
             }
         }

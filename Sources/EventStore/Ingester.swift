@@ -54,6 +54,8 @@ public struct Ingester: Sendable {
     public var signature: WebhookSignature?
     public var batchSize: Int
     public var logger: Logger
+    /// Called with the counts so far as each batch commits (a terminal's progress line).
+    public var progress: (@Sendable (Summary) -> Void)?
 
     public init(
         schema: String, source: EventSource = .ingest, signature: WebhookSignature? = nil,
@@ -91,6 +93,7 @@ public struct Ingester: Sendable {
                     if batch.isEmpty || Task.isCancelled { break }
                     if idle.isEmpty, let (index, part) = try await group.next() {
                         summary.add(part)
+                        progress?(summary)
                         idle.append(index)
                     }
                     let index = idle.removeLast()
@@ -99,7 +102,10 @@ public struct Ingester: Sendable {
                         (index, try await Blocking.run { try write(batch, sourceName: sourceName, into: connection) })
                     }
                 }
-                for try await (_, part) in group { summary.add(part) }
+                for try await (_, part) in group {
+                    summary.add(part)
+                    progress?(summary)
+                }
             }
             summary.skippedByteOrderMark = reader.skippedByteOrderMark
         } catch {

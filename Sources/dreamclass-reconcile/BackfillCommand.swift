@@ -45,6 +45,7 @@ struct BackfillOptions: ParsableArguments {
         // Checked in validate(); the flag wins over the file.
         options.maxDeletes = maxDeletes.flatMap(DeleteLimit.init) ?? fileMaxDeletes
         options.allowMassDelete = allowMassDelete
+        options.deliveryProgress = { ProgressLine.show("\(label)delivered \($0) of \($1)") }
         options.dryRun = dryRun
         options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: environment).map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
         var sender: WebhookSender?
@@ -62,6 +63,7 @@ struct BackfillOptions: ParsableArguments {
         do {
             let connection = try global.connect(logger: logger)
             let outcome = try await BackfillJob(options: options, logger: logger).run(connection: connection, sender: sender)
+            ProgressLine.show("")
             try? await sender?.shutdown()
             if let signal = Interruption.signal {
                 // What was stored and delivered is recorded; the rest is pending for the next backfill.

@@ -54,14 +54,16 @@ struct IngestCommand: AsyncParsableCommand {
             let connections = try (0..<writers).map { _ in try global.connect(logger: logger) }
             let connection = connections[0]
             try Migrator(schema: global.resolvedSchema, logger: logger).requireUpToDate(connection)
-            let ingester = Ingester(
+            var ingester = Ingester(
                 schema: global.resolvedSchema, source: .ingest, signature: signature,
                 batchSize: batchSize, logger: logger
             )
+            ingester.progress = { ProgressLine.show("ingest: \($0)") }
+            defer { ProgressLine.show("") }
             let summary: Ingester.Summary
             do {
                 // A signal stops the reading; the batches being written commit, and are counted.
-                summary = try await Interruption.run {
+                summary = try await Interruption.run { [ingester] in
                     var reader = LineReader(handle: handle)
                     return try await ingester.ingest(&reader, sourceName: sourceName, into: connections)
                 }

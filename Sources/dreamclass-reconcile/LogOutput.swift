@@ -117,4 +117,10 @@ final class ProgressLine: Sendable {
     }
 
     func finish() { StandardStream.error.attempt("\r\u{1B}[K") }
+
+    /// A line of another job's own (ingest's counts, a backfill's deliveries), only on a terminal.
+    static func show(_ text: String) {
+        guard isatty(STDERR_FILENO) == 1 else { return }
+        StandardStream.error.attempt("\r\u{1B}[K\(text)")
+    }
 }
