@@ -22,6 +22,17 @@ public struct SchoolSettings: Sendable {
     public var webhookSecretFile: String?
     public var reportDirectory = "reports"
 
+    /// `environment` with the school's secret files added as `*_FILE` variables, where the
+    /// environment does not give the secret itself: the environment wins, as for every setting.
+    public func secretsEnvironment(_ environment: [String: String]) -> [String: String] {
+        var secrets = environment
+        for (variable, file) in [("DREAMCLASS_WEBHOOK_SECRET", webhookSecretFile), ("DREAMCLASS_DELIVER_PASSWORD", deliverPasswordFile)] {
+            guard let file, (secrets[variable] ?? "").isEmpty else { continue }
+            secrets[variable + "_FILE"] = secrets[variable + "_FILE"] ?? file
+        }
+        return secrets
+    }
+
     public init(name: String, api: DreamClassConfiguration) {
         self.name = name
         self.api = api

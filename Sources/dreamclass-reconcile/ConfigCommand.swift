@@ -92,10 +92,7 @@ extension ConfigCheck {
         var failed = false
         for name in file.schoolNames {
             let settings = try file.resolve(school: name, environment: environment)
-            var secrets = environment
-            if let path = settings.webhookSecretFile, (secrets["DREAMCLASS_WEBHOOK_SECRET"] ?? "").isEmpty {
-                secrets["DREAMCLASS_WEBHOOK_SECRET_FILE"] = secrets["DREAMCLASS_WEBHOOK_SECRET_FILE"] ?? path
-            }
+            let secrets = settings.secretsEnvironment(environment)
             let prefix = "school \(name) (tenant \(settings.api.tenant))"
             guard let secret = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: secrets) else {
                 StandardStream.error.attempt("\(prefix): no webhook secret (DREAMCLASS_WEBHOOK_SECRET, _FILE, or webhook_secret_file)\n")

@@ -187,16 +187,8 @@ struct RunCommand: AsyncParsableCommand {
             if fill.backfillReport == nil {
                 fill.backfillReport = settings.reportDirectory + "/" + BackfillReport.defaultPath(tenant: settings.api.tenant, at: now).dropFirst("reports/".count)
             }
-            // Secret files named in the configuration, unless the environment gives the secrets.
-            var secrets = environment
-            if let file = settings.webhookSecretFile, (secrets["DREAMCLASS_WEBHOOK_SECRET"] ?? "").isEmpty {
-                secrets["DREAMCLASS_WEBHOOK_SECRET_FILE"] = secrets["DREAMCLASS_WEBHOOK_SECRET_FILE"] ?? file
-            }
-            if let file = settings.deliverPasswordFile, (secrets["DREAMCLASS_DELIVER_PASSWORD"] ?? "").isEmpty {
-                secrets["DREAMCLASS_DELIVER_PASSWORD_FILE"] = secrets["DREAMCLASS_DELIVER_PASSWORD_FILE"] ?? file
-            }
             let backfilled = try await fill.backfill(
-                runID: run.runID, dryRun: false, global: global, environment: secrets, fileMaxDeletes: settings.maxDeletes,
+                runID: run.runID, dryRun: false, global: global, environment: settings.secretsEnvironment(environment), fileMaxDeletes: settings.maxDeletes,
                 deadline: deadline, label: label
             )
             code = worstExitCode([code, backfilled])
