@@ -198,7 +198,7 @@ public final class DreamClassClient: Sendable {
         var lastMalformed: DreamClassError?
         for attempt in 1...retry.maxAttempts {
             try Task.checkCancellation()
-            if let deadline, ContinuousClock.now >= deadline { throw DreamClassError.deadlinePassed(url: url) }
+            if deadline.passes() { throw DreamClassError.deadlinePassed(url: url) }
             var retryAfter: Duration?
             do {
                 let (status, headers, body) = try await send(operation, url: url)
@@ -241,7 +241,7 @@ public final class DreamClassClient: Sendable {
 
     /// Sleeps before another try of `url`, unless that would pass the deadline.
     private func pause(_ wait: Duration, before url: String) async throws {
-        if let deadline, ContinuousClock.now + wait >= deadline { throw DreamClassError.deadlinePassed(url: url) }
+        if deadline.passes(within: wait) { throw DreamClassError.deadlinePassed(url: url) }
         try await Task.sleep(for: wait)
     }
 
@@ -255,9 +255,7 @@ public final class DreamClassClient: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         await limiter.acquire()
         do {
-            var timeout = configuration.timeout
-            if let deadline { timeout = min(timeout, max(.zero, deadline - ContinuousClock.now)) }
-            let deadline = NIODeadline.now() + TimeAmount(timeout)
+            let deadline = NIODeadline.now() + TimeAmount(self.deadline.bound(configuration.timeout))
             let response = try await http.execute(request, deadline: deadline, logger: logger)
             let body = try await response.body.collect(upTo: configuration.maxBodyBytes)
             await limiter.release()

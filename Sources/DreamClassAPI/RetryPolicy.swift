@@ -42,3 +42,17 @@ struct RetryPolicy: Sendable {
         return .seconds(min(max(0, date.timeIntervalSince(now)), longest))
     }
 }
+
+extension ContinuousClock.Instant? {
+    /// `timeout`, cut short so that a request ends by this deadline (none: as it is).
+    func bound(_ timeout: Duration) -> Duration {
+        guard let self else { return timeout }
+        return min(timeout, max(.zero, self - ContinuousClock.now))
+    }
+
+    /// Whether this deadline passes within `wait` from now (or has passed).
+    func passes(within wait: Duration = .zero) -> Bool {
+        guard let self else { return false }
+        return ContinuousClock.now + wait >= self
+    }
+}

@@ -57,7 +57,7 @@ public final class WebhookSender: Sendable {
         var random = SystemRandomNumberGenerator()
         var last: String?
         for attempt in 1...retry.maxAttempts {
-            if let deadline = configuration.deadline, ContinuousClock.now >= deadline {
+            if configuration.deadline.passes() {
                 return Result(delivered: false, attempts: attempt - 1, lastError: "the deadline passed before delivery to \(configuration.url)" + (last.map { "; last: \($0)" } ?? ""))
             }
             var request = HTTPClientRequest(url: configuration.url)
@@ -69,22 +69,21 @@ public final class WebhookSender: Sendable {
             request.body = .bytes(ByteBuffer(string: body))
             var retryAfter: Duration?
             do {
-                var timeout = configuration.timeout
-                if let deadline = configuration.deadline { timeout = min(timeout, max(.zero, deadline - ContinuousClock.now)) }
-                let response = try await http.execute(request, deadline: .now() + TimeAmount(timeout), logger: logger)
+                let response = try await http.execute(request, deadline: .now() + TimeAmount(configuration.deadline.bound(configuration.timeout)), logger: logger)
                 _ = try await response.body.collect(upTo: 1 << 20)
                 if (200..<300).contains(response.status.code) { return Result(delivered: true, attempts: attempt, lastError: nil) }
                 retryAfter = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"))
-                last = "HTTP \(response.status.code) from \(configuration.url)"
+                let answer = "HTTP \(response.status.code) from \(configuration.url)"
+                last = answer
                 if let retryAfter, retryAfter > configuration.maxRetryAfter {
-                    return Result(delivered: false, attempts: attempt, lastError: last! + " asked to wait \(Int(retryAfter.seconds)) s, more than \(Int(configuration.maxRetryAfter.seconds)) s")
+                    return Result(delivered: false, attempts: attempt, lastError: answer + " asked to wait \(Int(retryAfter.seconds)) s, more than \(Int(configuration.maxRetryAfter.seconds)) s")
                 }
             } catch {
                 last = "\(TransportFailure(error).description) (\(configuration.url))"
             }
             guard attempt < retry.maxAttempts else { break }
             let wait = retry.delay(afterAttempt: attempt, retryAfter: retryAfter, using: &random)
-            if let deadline = configuration.deadline, ContinuousClock.now + wait >= deadline {
+            if configuration.deadline.passes(within: wait) {
                 return Result(delivered: false, attempts: attempt, lastError: (last ?? "") + "; the deadline passes before another try")
             }
             do { try await Task.sleep(for: wait) } catch { return Result(delivered: false, attempts: attempt, lastError: "cancelled; last: \(last ?? "")") }
