@@ -24,15 +24,22 @@ public struct LineReader {
         self.chunkSize = chunkSize
     }
 
-    /// What `read(2)` gives now, up to `chunkSize` bytes; empty at the end of the input. Unlike
-    /// `FileHandle.read(upToCount:)`, which waits for the whole count, a pipe's lines are taken
-    /// as they come.
-    private func readChunk() throws -> [UInt8] {
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
+    /// Appends what `read(2)` gives now, up to `chunkSize` bytes, to the buffer (whose storage is
+    /// reused from read to read); 0 at the end of the input. Unlike `FileHandle.read(upToCount:)`,
+    /// which waits for the whole count, a pipe's lines are taken as they come.
+    private mutating func readChunk() throws -> Int {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: chunkSize))
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-            if count >= 0 { return Array(chunk.prefix(count)) }
-            if errno != EINTR { throw CocoaError(.fileReadUnknown, userInfo: [NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)]) }
+            let count = buffer[start...].withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count >= 0 {
+                buffer.removeLast(chunkSize - count)
+                return count
+            }
+            if errno != EINTR {
+                buffer.removeLast(chunkSize)
+                throw CocoaError(.fileReadUnknown, userInfo: [NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+            }
         }
     }
 
@@ -57,8 +64,7 @@ public struct LineReader {
             // Keep only the unfinished line, then read more.
             buffer.removeSubrange(0..<position)
             position = 0
-            let chunk = try readChunk()
-            if !chunk.isEmpty { buffer.append(contentsOf: chunk) } else { atEnd = true }
+            if try readChunk() == 0 { atEnd = true }
             if number == 0, !skippedByteOrderMark, buffer.starts(with: [0xEF, 0xBB, 0xBF]) {
                 buffer.removeFirst(3)
                 skippedByteOrderMark = true
