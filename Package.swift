@@ -28,55 +28,59 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
-        // ISO 8601 date-times, parsed and printed without Foundation's slow formatters.
-        .target(name: "Timestamps"),
+        // What every stage speaks: enrollments, periods, students, webhook envelopes, drift, runs,
+        // timestamps. Plain value types; Foundation only.
+        .target(name: "Models"),
+        // The pure core: the fold, the diff, the history of runs, delete confirmation, the run's
+        // status, backfill decisions and the mass-delete guard. Models only; no I/O.
+        .target(name: "Reconciliation", dependencies: ["Models"]),
+        // What a person reads: the drift and backfill reports, the run summary. No database, no network.
+        .target(name: "Reports", dependencies: ["FileOutput"]),
+        // HMAC signatures of webhooks and the deterministic ids of synthetic events.
+        .target(name: "Signing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Writes that fail as errors, never traps: stdout/stderr, and whole files replaced atomically.
         .target(name: "FileOutput"),
+        // The libpq wrapper: nothing else touches a C pointer.
         .target(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
-                "Timestamps",
+                "Models",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // A throwaway PostgreSQL server, for the tests and the demo.
         .target(name: "PostgresServer"),
+        // The DreamClass REST client, and the signed webhook sender.
         .target(
             name: "DreamClassAPI",
             dependencies: [
-                "Timestamps",
+                "Models", "Signing",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(name: "EmbedSQLTool"),
         .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["EmbedSQLTool"]),
+        // All SQL: the events, the runs, the backfill and the receiver's inbox, one store each.
         .target(
             name: "EventStore",
             dependencies: [
-                "Postgres",
-                "DreamClassAPI",
-                "Reconciliation",
-                "Timestamps",
+                "Postgres", "Models", "Reconciliation", "Signing",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             plugins: ["EmbedSQL"]
         ),
-        // The reconciliation core: events and rosters in, drift out. No I/O.
-        .target(name: "Reconciliation", dependencies: ["DreamClassAPI", "Timestamps"]),
-        .target(name: "Reports", dependencies: ["EventStore", "Timestamps", "FileOutput"]),
         // The configuration file of many schools (YAML), with the environment and flags over it.
         .target(
             name: "Settings",
             dependencies: [
-                "DreamClassAPI", "Reconciliation", "ReconcileJob",
+                "DreamClassAPI", "Reconciliation", "Models",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -84,7 +88,7 @@ let package = Package(
         .target(
             name: "Monitoring",
             dependencies: [
-                "EventStore", "Reports", "FileOutput",
+                "Models", "FileOutput",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -103,7 +107,7 @@ let package = Package(
         .target(
             name: "Receiver",
             dependencies: [
-                "Postgres", "DreamClassAPI", "HTTPServing",
+                "Postgres", "EventStore", "Models", "Signing", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -112,11 +116,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The main job, wiring the stages together; the CLI and the tests drive it.
+        // The main job: read, call the core, write. The CLI and the tests drive it.
         .target(
             name: "ReconcileJob",
             dependencies: [
-                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Timestamps", "FileOutput",
+                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Models", "FileOutput",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -124,15 +128,14 @@ let package = Package(
         .target(
             name: "Backfill",
             dependencies: [
-                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Timestamps",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Models", "Signing",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "DreamClassSimulator",
             dependencies: [
-                "DreamClassAPI", "HTTPServing",
+                "DreamClassAPI", "Models", "HTTPServing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,7 +145,7 @@ let package = Package(
             name: "dreamclass-reconcile",
             dependencies: [
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
-                "Reports", "Timestamps", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver", "FileOutput",
+                "Reports", "Models", "Signing", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver", "FileOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -152,14 +155,14 @@ let package = Package(
         .executableTarget(
             name: "dreamclass-sim",
             dependencies: [
-                "DreamClassAPI", "DreamClassSimulator", "FileOutput",
+                "DreamClassAPI", "DreamClassSimulator", "Models", "FileOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "dreamclass-bench",
             dependencies: [
-                "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator", "ReconcileJob", "Receiver",
+                "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator", "ReconcileJob", "Receiver", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -173,19 +176,19 @@ let package = Package(
             ],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "DreamClassSimulator", "Timestamps"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "EventStore"]),
+        .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Models"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Models"]),
         .testTarget(
             name: "ReconcileJobTests",
             dependencies: [
-                "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Timestamps", "TestSupport",
+                "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Models", "Postgres", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "BackfillTests",
             dependencies: [
-                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Timestamps", "TestSupport",
+                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Models", "Signing", "Postgres", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
@@ -193,14 +196,14 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "Settings", "Monitoring", "EventStore", "DreamClassAPI", "DreamClassSimulator", "TestSupport",
+                "Settings", "Monitoring", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Models", "Signing", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(
             name: "ReceiverTests",
             dependencies: [
-                "Receiver", "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "TestSupport",
+                "Receiver", "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Models", "Signing", "Postgres", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -209,16 +212,20 @@ let package = Package(
         .testTarget(
             name: "FaultTests",
             dependencies: [
-                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Postgres", "PostgresServer",
+                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Models", "Postgres", "PostgresServer",
                 "TestSupport",
             ]
         ),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(
+            name: "PostgresTests", dependencies: ["Postgres", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "FileOutputTests", dependencies: ["FileOutput"]),
-        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "DreamClassSimulator", "TestSupport"]),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Models", "Postgres", "Signing", "TestSupport"]),
         .testTarget(
             name: "DreamClassAPITests",
-            dependencies: ["DreamClassAPI", "DreamClassSimulator", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "DreamClassAPI", "DreamClassSimulator", "Models", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

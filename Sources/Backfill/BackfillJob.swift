@@ -2,10 +2,11 @@ import DreamClassAPI
 import EventStore
 import Foundation
 import Logging
+import Models
 import Postgres
 import Reconciliation
 import Reports
-import Timestamps
+import Signing
 
 /// Writes the events a run found missing into the store, one synthetic `STUDENT_PERIOD_*` event
 /// per drift item, and delivers them to the school's webhook endpoint when asked.

@@ -1,5 +1,4 @@
 import Foundation
-import Timestamps
 
 /// When to try a call again, and how long to wait first.
 struct RetryPolicy: Sendable {

@@ -1,9 +1,10 @@
 import DreamClassAPI
 import Foundation
-import HTTPTypes
 import HTTPServing
+import HTTPTypes
 import Hummingbird
 import Logging
+import Models
 import Synchronization
 
 /// A DreamClass REST API on loopback, from a fixture or a generated school: the same paths, the

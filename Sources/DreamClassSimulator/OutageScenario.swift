@@ -1,6 +1,6 @@
 import DreamClassAPI
 import Foundation
-import Timestamps
+import Models
 
 /// A school's webhook history with an outage in it: what the receiver stored, and how the school
 /// changed while it was down. Used by the demo, the tests and the benchmarks.

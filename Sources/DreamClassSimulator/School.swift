@@ -1,6 +1,6 @@
 import DreamClassAPI
 import Foundation
-import Timestamps
+import Models
 
 /// What the simulator serves: a school's periods, the enrollments of each, and its students.
 ///

@@ -1,5 +1,4 @@
 import DreamClassAPI
-
 /// How the simulator behaves: whom it lets in, how it pages, and what goes wrong how often.
 /// Set at start, and changeable while it runs (``DreamClassSimulator/settings``).
 public struct SimulatorSettings: Sendable {

@@ -1,7 +1,8 @@
-import DreamClassAPI
 import Foundation
 import Logging
+import Models
 import Postgres
+import Signing
 
 /// Loads webhook bodies, one JSON envelope per line, into `webhook_events`.
 ///

@@ -1,7 +1,7 @@
 import Foundation
+import Models
 import Postgres
 import Reconciliation
-import Timestamps
 
 /// Reads a tenant's stored student-period events and folds them, streaming: memory grows with the
 /// number of enrollments, not of events.

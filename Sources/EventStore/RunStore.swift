@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Postgres
 
 /// The history of runs: `reconcile_runs`, `drift_items`, `run_skipped_events`, `run_periods`,

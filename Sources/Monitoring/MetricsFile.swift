@@ -1,7 +1,6 @@
 import FileOutput
-import EventStore
 import Foundation
-import Reports
+import Models
 
 /// The Prometheus text format for node_exporter's textfile collector: one gauge family per
 /// figure, a `tenant` label per school.

@@ -1,5 +1,5 @@
 import Foundation
-import Timestamps
+import Models
 
 /// A Swift value that can be sent as a statement parameter, in PostgreSQL's text format.
 public protocol PostgresEncodable: Sendable {

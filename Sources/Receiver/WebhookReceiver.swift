@@ -1,12 +1,13 @@
-import DreamClassAPI
 import Foundation
-import HTTPTypes
 import HTTPServing
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import NIOCore
 import Logging
+import Models
+import NIOCore
 import Postgres
+import Signing
 import Synchronization
 
 /// The HTTP endpoint DreamClass delivers webhooks to: it checks them and stores each one in

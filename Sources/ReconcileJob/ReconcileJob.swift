@@ -3,10 +3,10 @@ import EventStore
 import FileOutput
 import Foundation
 import Logging
+import Models
 import Postgres
 import Reconciliation
 import Reports
-import Timestamps
 
 /// The product's main job: fold the stored events, read the rosters, classify the drift, record
 /// the run, write the report.

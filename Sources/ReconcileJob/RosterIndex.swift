@@ -1,4 +1,5 @@
 import DreamClassAPI
+import Models
 import Synchronization
 
 /// DreamClass's rows by enrollment id, filled as rosters arrive and read by the fold's thread to

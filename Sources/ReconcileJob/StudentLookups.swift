@@ -1,5 +1,6 @@
 import DreamClassAPI
 import Logging
+import Models
 
 /// GetStudent for the students of the drift, once each, concurrently, started as soon as an id
 /// is known: while the events are still being folded, not after.

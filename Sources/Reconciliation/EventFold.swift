@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Folds a tenant's stored events into what the school's systems believe of each enrollment.
 ///

@@ -1,6 +1,5 @@
-import DreamClassAPI
 import Foundation
-import Timestamps
+import Models
 
 /// Compares what the school's systems believe (the folded events) with DreamClass's rosters.
 ///

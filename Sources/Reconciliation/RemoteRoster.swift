@@ -1,4 +1,5 @@
-import DreamClassAPI
+import Foundation
+import Models
 
 /// What was read of DreamClass: the periods in scope, and each one's roster when it could be read
 /// completely. A period whose read failed has no rows here at all, never part of them.

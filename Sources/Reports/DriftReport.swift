@@ -1,10 +1,9 @@
 import FileOutput
-import EventStore
 import Foundation
+import Models
 #if canImport(Glibc)
 import Glibc
 #endif
-import Timestamps
 
 /// The drift report a person opens in a spreadsheet: one row per drifted enrollment.
 public enum DriftReport {

@@ -1,5 +1,5 @@
 import DreamClassAPI
-import ReconcileJob
+import Models
 import Reconciliation
 
 /// Everything one school's nightly run needs, after file, environment and flags are merged.

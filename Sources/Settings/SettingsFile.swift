@@ -1,6 +1,5 @@
 import DreamClassAPI
 import Foundation
-import ReconcileJob
 import Reconciliation
 import Yams
 

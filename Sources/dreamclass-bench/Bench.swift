@@ -3,6 +3,7 @@ import DreamClassAPI
 import DreamClassSimulator
 import EventStore
 import Foundation
+import Models
 import Postgres
 import PostgresServer
 

@@ -8,6 +8,7 @@ import Postgres
 import Reconciliation
 import Reports
 import Settings
+import Signing
 
 /// The settings of a backfill, shared by `backfill` and `run --backfill`.
 struct BackfillOptions: ParsableArguments {

@@ -1,9 +1,10 @@
-import FileOutput
 import ArgumentParser
 import DreamClassAPI
-import Foundation
 import EventStore
+import FileOutput
+import Foundation
 import Settings
+import Signing
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,9 @@
-import FileOutput
 import ArgumentParser
 import DreamClassAPI
 import EventStore
+import FileOutput
 import Foundation
+import Signing
 
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

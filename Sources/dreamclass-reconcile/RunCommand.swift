@@ -1,14 +1,14 @@
-import FileOutput
 import ArgumentParser
 import DreamClassAPI
 import EventStore
+import FileOutput
 import Foundation
+import Models
+import Monitoring
 import ReconcileJob
 import Reconciliation
 import Reports
-import Monitoring
 import Settings
-import Timestamps
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

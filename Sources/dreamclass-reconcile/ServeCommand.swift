@@ -6,6 +6,7 @@ import Hummingbird
 import Postgres
 import Receiver
 import Reconciliation
+import Signing
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

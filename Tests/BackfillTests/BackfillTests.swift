@@ -3,12 +3,13 @@ import DreamClassAPI
 import DreamClassSimulator
 import EventStore
 import Foundation
+import Models
 import Postgres
 import ReconcileJob
 import Reports
-import Testing
+import Signing
 import TestSupport
-import Timestamps
+import Testing
 
 @Suite struct BackfillTests {
     static let tenant = "fill-school"
@@ -233,7 +234,7 @@ import Timestamps
 enum SyntheticEventIDProbe {
     static func firstEventID(_ items: [StoredDriftItem], tenant: String) -> String {
         let item = items.first { $0.kind == "missed_create" }!
-        let state = "\(item.remoteStudentID!) \(item.remoteActive!) \(Timestamps.Timestamp.parse(item.remoteAddedAt!).map(Timestamps.Timestamp.format)!)"
+        let state = "\(item.remoteStudentID!) \(item.remoteActive!) \(Models.Timestamp.parse(item.remoteAddedAt!).map(Models.Timestamp.format)!)"
         return SyntheticEventID.make(tenant: tenant, enrollmentID: item.studentPeriodID, kind: item.kind, state: state).uuidString.lowercased()
     }
 }

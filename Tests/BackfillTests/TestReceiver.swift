@@ -2,6 +2,8 @@ import DreamClassAPI
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Models
+import Signing
 import Synchronization
 import TestSupport
 

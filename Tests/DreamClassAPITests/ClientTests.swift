@@ -2,8 +2,9 @@
 import DreamClassSimulator
 import Foundation
 import Logging
-import Testing
+import Models
 import TestSupport
+import Testing
 
 /// The client against the simulator, over real HTTP on loopback.
 @Suite struct ClientTests {

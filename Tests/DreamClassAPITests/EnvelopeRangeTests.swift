@@ -1,7 +1,7 @@
 import DreamClassAPI
 import Foundation
+import Models
 import Testing
-import Timestamps
 
 /// Every number a webhook carries has a range, checked where it is parsed; printing never traps.
 @Suite struct EnvelopeRangeTests {

@@ -1,5 +1,6 @@
 import DreamClassAPI
 import Foundation
+import Models
 import Testing
 
 @Suite struct WebhookEnvelopeTests {

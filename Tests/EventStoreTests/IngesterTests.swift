@@ -1,10 +1,10 @@
-import DreamClassAPI
-import DreamClassSimulator
 import EventStore
 import Foundation
+import Models
 import Postgres
-import Testing
+import Signing
 import TestSupport
+import Testing
 
 @Suite struct IngesterTests {
     let connection: Connection

@@ -2,9 +2,10 @@
 import DreamClassSimulator
 import EventStore
 import Foundation
+import Models
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Damaged input: ingest never crashes, keeps every line (stored or rejected with a reason), and
 /// its counts add up; damaged API bodies are errors, never crashes or half-read rosters.

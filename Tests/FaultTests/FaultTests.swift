@@ -3,10 +3,11 @@ import DreamClassAPI
 import DreamClassSimulator
 import EventStore
 import Foundation
+import Models
 import Postgres
 import ReconcileJob
-import Testing
 import TestSupport
+import Testing
 
 /// The run and the backfill under faults: a flaky API, a database connection killed mid-run, and
 /// processes killed with SIGKILL at random points.

@@ -3,11 +3,12 @@ import DreamClassAPI
 import DreamClassSimulator
 import EventStore
 import Foundation
+import Models
 import Postgres
 import ReconcileJob
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// DreamClass changes while the run reads it: rows deleted and inserted between the pages of a
 /// roster and between a read and its confirmation, 429s asking for a day, a night that ends.

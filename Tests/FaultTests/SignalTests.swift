@@ -2,9 +2,10 @@ import DreamClassAPI
 import DreamClassSimulator
 import EventStore
 import Foundation
+import Models
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// A run, an ingest or a backfill stopped by SIGTERM or SIGINT, as systemd and Kubernetes stop
 /// jobs, or killed outright: never left `running`, never half-told.

@@ -1,8 +1,9 @@
 import EventStore
 import Foundation
+import Models
 import Monitoring
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct MonitoringTests {
     @Test func metricsAreInPrometheusTextFormatAndReplacedWhole() throws {

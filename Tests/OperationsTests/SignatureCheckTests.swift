@@ -1,8 +1,10 @@
 import DreamClassAPI
 import DreamClassSimulator
 import Foundation
-import Testing
+import Models
+import Signing
 import TestSupport
+import Testing
 
 /// Which key encoding a school's webhook secret needs, found from its stored events.
 @Suite struct SignatureCheckTests {

@@ -3,11 +3,12 @@ import DreamClassAPI
 import EventStore
 import Foundation
 import Logging
+import Models
 import NIOCore
 import Postgres
 import Receiver
-import Testing
 import TestSupport
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif

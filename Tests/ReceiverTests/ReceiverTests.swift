@@ -4,12 +4,14 @@ import DreamClassAPI
 import DreamClassSimulator
 import EventStore
 import Foundation
+import Models
 import NIOCore
 import Postgres
-import ReconcileJob
 import Receiver
-import Testing
+import ReconcileJob
+import Signing
 import TestSupport
+import Testing
 
 @Suite struct ReceiverTests {
     static let secret = Data("receiver secret".utf8).base64EncodedString()

@@ -3,12 +3,12 @@ import DreamClassSimulator
 import EventStore
 import Foundation
 import Logging
+import Models
 import Postgres
 import ReconcileJob
 import Reports
-import Testing
 import TestSupport
-import Timestamps
+import Testing
 
 /// The whole run against a real PostgreSQL and the simulator over loopback.
 @Suite struct ReconcileJobTests {

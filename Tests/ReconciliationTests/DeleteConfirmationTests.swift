@@ -1,5 +1,5 @@
-import DreamClassAPI
 import Foundation
+import Models
 import Reconciliation
 import Testing
 

@@ -1,9 +1,7 @@
-import DreamClassAPI
-import DreamClassSimulator
 import Foundation
+import Models
 import Reconciliation
 import Testing
-import Timestamps
 
 @Suite struct ReconcilerTests {
     static let now = Timestamp.parse("2026-12-01T12:00:00Z")!

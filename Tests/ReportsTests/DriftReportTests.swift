@@ -1,5 +1,5 @@
-import EventStore
 import Foundation
+import Models
 import Reports
 import Testing
 

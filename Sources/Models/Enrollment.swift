@@ -1,5 +1,4 @@
 import Foundation
-import Timestamps
 
 /// A student's enrollment in a period: a row of GetPeriodStudents, and the `data` of a
 /// `STUDENT_PERIOD_*` webhook.

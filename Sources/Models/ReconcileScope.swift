@@ -1,4 +1,4 @@
-import DreamClassAPI
+import Foundation
 
 /// Which periods a run reads.
 public enum ReconcileScope: Sendable, Equatable {
@@ -20,7 +20,7 @@ public enum ReconcileScope: Sendable, Equatable {
 
     /// The periods to read, from the school's list; ids asked for that the school does not have
     /// are returned apart.
-    func select(from periods: [Period], today: String) -> (periods: [Period], unknown: [Int]) {
+    public func select(from periods: [Period], today: String) -> (periods: [Period], unknown: [Int]) {
         switch self {
         case .all: return (periods, [])
         case .current: return (periods.filter { $0.contains(day: today) }, [])

@@ -1,4 +1,4 @@
-import DreamClassAPI
+import Foundation
 
 /// One enrollment that drifted, with what each side says.
 public struct DriftItem: Sendable, Equatable {

@@ -1,5 +1,4 @@
 import Foundation
-import Timestamps
 
 /// The envelope DreamClass wraps every webhook in. `data` is checked to be an object and not
 /// decoded further here: its shape depends on `type`, and the raw text is what gets stored.

@@ -1,4 +1,3 @@
-import DreamClassAPI
 import Foundation
 
 /// One stored `STUDENT_PERIOD_*` event, as the fold needs it.
@@ -45,7 +44,7 @@ public struct LocalEvent: Sendable, Equatable {
     }
 
     /// The fold's order: event time, then kind, then event id. The greatest wins.
-    func precedes(_ other: LocalEvent) -> Bool {
+    public func precedes(_ other: LocalEvent) -> Bool {
         if timeMillis != other.timeMillis { return timeMillis < other.timeMillis }
         if kind != other.kind { return kind < other.kind }
         return eventID.uuidString < other.eventID.uuidString
