@@ -260,14 +260,12 @@ public struct Ingester: Sendable {
             // order every writer shares (see ``ingest(_:sourceName:into:)``).
             let inserted = try session.query("""
                 WITH inserted AS (
-                    INSERT INTO \(schema).webhook_events
-                        (event_id, tenant, event_type, event_time, signature, signature_valid, payload, body, source)
-                    SELECT DISTINCT ON (event_id)
-                        event_id, tenant, event_type, event_time, signature, signature_valid, body::jsonb, body, $1
-                    FROM pg_temp.ingest_staging
-                    ORDER BY event_id, line_number
-                    ON CONFLICT (event_id) DO NOTHING
-                    RETURNING 1
+                    \(WebhookEventsTable.insert(schema: self.schema, rows: """
+                        SELECT DISTINCT ON (event_id)
+                            event_id, tenant, event_type, event_time, signature, signature_valid, body::jsonb, body, $1
+                        FROM pg_temp.ingest_staging
+                        ORDER BY event_id, line_number
+                        """))
                 )
                 SELECT count(*) FROM inserted
                 """, [source.rawValue])

@@ -18,4 +18,11 @@ public enum Blocking {
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await pool.runIfActive(body)
     }
+
+    /// Like ``run(_:)``, but runs `body` even when the calling task is cancelled: for the writes
+    /// that record why work stopped (a run marked `interrupted` after a signal).
+    public static func runEvenIfCancelled<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        // A detached task does not inherit the caller's cancellation.
+        try await Task.detached { try await pool.runIfActive(body) }.value
+    }
 }

@@ -114,3 +114,15 @@ extension Data: PostgresEncodable, PostgresDecodable {
         self.init(bytes)
     }
 }
+
+/// A one-dimensional array parameter (`$1::uuid[]`, `unnest($1::text[])`), in PostgreSQL's array
+/// text: every element quoted and escaped, `nil` as NULL.
+public struct PostgresArray: PostgresEncodable {
+    public var postgresText: String
+
+    public init(_ values: [(any PostgresEncodable)?]) {
+        postgresText = "{" + values.map { value in
+            value.map { "\"" + $0.postgresText.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" } ?? "NULL"
+        }.joined(separator: ",") + "}"
+    }
+}

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import HTTPServing
 import HTTPTypes
@@ -48,6 +49,7 @@ public final class WebhookReceiver: Sendable {
 
     public let options: Options
     private let pool: ConnectionPool
+    private let inbox: ReceiverInbox
     private let logger: Logger
     private let server = InProcessServer()
     /// Refusals of unauthenticated requests since the last log line about them, and when that was.
@@ -59,6 +61,7 @@ public final class WebhookReceiver: Sendable {
         self.options = options
         self.logger = logger
         pool = ConnectionPool(size: options.connections, connect: connect)
+        inbox = ReceiverInbox(schema: options.schema)
     }
 
     /// The application, for `runService()` (graceful shutdown on SIGTERM and SIGINT: requests in
@@ -94,7 +97,7 @@ public final class WebhookReceiver: Sendable {
     private func respond(to request: Request) async -> Response {
         switch (request.method, request.uri.path) {
         case (.get, "/health"):
-            let up = (try? await pool.withConnection { try $0.execute("SELECT 1") }) != nil
+            let up = (try? await pool.withConnection { [inbox] in try inbox.ping(on: $0) }) != nil
             return Self.text(up ? .ok : .serviceUnavailable, up ? #"{"status":"ok"}"# : #"{"status":"database unavailable"}"#)
         case (.post, options.path):
             return await receive(request)
@@ -146,17 +149,10 @@ public final class WebhookReceiver: Sendable {
         // Checked, so true; not checked (no secret configured), so unknown.
         let signatureValid: Bool? = options.signature == nil ? nil : true
         let text = String(decoding: body, as: UTF8.self)
-        let table = "\(quoteIdentifier(options.schema)).webhook_events"
         do {
-            let stored = try await pool.withConnection { connection in
-                try connection.execute("""
-                    INSERT INTO \(table) (event_id, tenant, event_type, event_time, signature, signature_valid, payload, body, source)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $7, 'webhook')
-                    ON CONFLICT (event_id) DO NOTHING
-                    """, [envelope.id, envelope.tenant, envelope.type, envelope.time, envelope.signature, signatureValid, text])
-            }
-            logger.debug(stored == 1 ? "webhook stored" : "webhook already stored", metadata: ["event": "\(envelope.rawID)", "type": "\(envelope.type)"])
-            return Self.text(.ok, stored == 1 ? #"{"status":"stored"}"# : #"{"status":"duplicate"}"#)
+            let stored = try await pool.withConnection { [inbox] in try inbox.store(envelope, body: text, signatureValid: signatureValid, on: $0) }
+            logger.debug(stored ? "webhook stored" : "webhook already stored", metadata: ["event": "\(envelope.rawID)", "type": "\(envelope.type)"])
+            return Self.text(.ok, stored ? #"{"status":"stored"}"# : #"{"status":"duplicate"}"#)
         } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
             return await reject(body, reason: "refused by PostgreSQL: \(error.message)")
         } catch {
@@ -209,11 +205,8 @@ public final class WebhookReceiver: Sendable {
 
     /// Keeps an invalid body in `rejected_events` and answers 400 (503 when it cannot be kept).
     private func reject(_ body: [UInt8], reason: String) async -> Response {
-        let table = "\(quoteIdentifier(options.schema)).rejected_events"
         do {
-            try await pool.withConnection { connection in
-                try connection.execute("INSERT INTO \(table) (source_name, reason, raw) VALUES ('serve', $1, $2)", [reason, Data(body)])
-            }
+            try await pool.withConnection { [inbox] in try inbox.reject(body, reason: reason, on: $0) }
         } catch {
             logger.error("invalid webhook could not be kept", metadata: ["reason": "\(reason)", "error": "\(error)"])
             return Self.text(.serviceUnavailable, #"{"error":"try again later"}"#)

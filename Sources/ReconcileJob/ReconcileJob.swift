@@ -74,19 +74,27 @@ public struct ReconcileJob: Sendable {
     public func run(connection: Connection, lockConnection: Connection, client: DreamClassClient, now: Date = Date()) async throws -> Outcome {
         let clock = ContinuousClock.now
         let store = RunStore(schema: options.schema)
-        try Migrator(schema: options.schema, logger: logger).requireUpToDate(connection)
-        guard let lock = try RunLock.acquire(schema: options.schema, tenant: options.tenant, connection: lockConnection) else {
-            throw ReconcileError.locked(tenant: options.tenant)
+        let (options, logger) = (self.options, self.logger)
+        let (lock, runID) = try await Blocking.run {
+            try Migrator(schema: options.schema, logger: logger).requireUpToDate(connection)
+            guard let lock = try RunLock.acquire(schema: options.schema, tenant: options.tenant, connection: lockConnection) else {
+                throw ReconcileError.locked(tenant: options.tenant)
+            }
+            do {
+                if !options.dryRun {
+                    let abandoned = try store.abandonUnfinished(tenant: options.tenant, on: connection)
+                    if abandoned > 0 { logger.warning("earlier runs never finished; marked abandoned", metadata: ["runs": "\(abandoned)"]) }
+                }
+                let runID = options.dryRun ? 0 : try store.start(
+                    tenant: options.tenant, scope: options.scope.key, options: Self.optionsJSON(options), on: connection
+                )
+                return (lock, runID)
+            } catch {
+                lock.release()
+                throw error
+            }
         }
         defer { lock.release() }
-        if !options.dryRun {
-            let abandoned = try store.abandonUnfinished(tenant: options.tenant, on: connection)
-            if abandoned > 0 { logger.warning("earlier runs never finished; marked abandoned", metadata: ["runs": "\(abandoned)"]) }
-        }
-        let runID = options.dryRun ? 0 : try store.start(
-            tenant: options.tenant, scope: options.scope.key, options: optionsJSON(), on: connection
-        )
-        let logger = self.logger
         do {
             var outcome = try await RunContext.$runID.withValue(runID) {
                 try await RunContext.$tenant.withValue(options.tenant) {
@@ -96,8 +104,10 @@ public struct ReconcileJob: Sendable {
             // Cancelled (a signal) after the last read: still interrupted, never half-recorded.
             try Task.checkCancellation()
             if !options.dryRun {
-                try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
-                                 learnedPeriods: outcome.learnedPeriods, on: connection)
+                try await Blocking.run { [outcome] in
+                    try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
+                                     learnedPeriods: outcome.learnedPeriods, on: connection)
+                }
             }
             if let path = options.reportPath {
                 try OutputFile.write(DriftReport.render(outcome.items, tenant: options.tenant, format: options.format), to: path)
@@ -110,8 +120,10 @@ public struct ReconcileJob: Sendable {
                 // The run's own connection may be what broke: the lock's connection writes it then.
                 let status: RunRecord.Status = interrupted ? .interrupted : .failed
                 let failure = interrupted ? "interrupted by \(options.interruption?() ?? "cancellation")" : "\(error)"
-                do { try store.fail(runID: runID, error: failure, status: status, on: connection) } catch {
-                    try? store.fail(runID: runID, error: failure, status: status, on: lockConnection)
+                _ = try? await Blocking.runEvenIfCancelled {
+                    do { try store.fail(runID: runID, error: failure, status: status, on: connection) } catch {
+                        try store.fail(runID: runID, error: failure, status: status, on: lockConnection)
+                    }
                 }
             }
             if interrupted { throw ReconcileError.interrupted(runID: runID) }
@@ -134,13 +146,13 @@ public struct ReconcileJob: Sendable {
         let (schema, tenant) = (options.schema, options.tenant)
         let local = try await Blocking.run {
             try LocalEventReader(schema: schema).read(tenant: tenant, from: connection, settled: lookups.map { lookups in
-                { id, state in if let student = Self.driftedStudent(state, remote: index.row(id)) { lookups.request(student) } }
+                { id, state in if let student = Reconciler.driftedStudent(state, remote: index.row(id)) { lookups.request(student) } }
             })
         }
         let (school, inScope, reads) = try await remote
         logger.info("events folded", metadata: ["events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)"])
         let roster = RemoteRoster(periods: inScope, reads: reads, scopeIsAllPeriods: options.scope == .all)
-        let known = try store.knownPeriods(tenant: options.tenant, on: connection)
+        let known = try await Blocking.run { try store.knownPeriods(tenant: tenant, on: connection) }
         var result = Reconciler(settleCutoff: now.addingTimeInterval(-options.settle.seconds))
             .reconcile(local: local.fold.states, roster: roster, knownPeriods: known)
         // A delete is claimed only when a second read, started after the first ended, agrees.
@@ -152,59 +164,22 @@ public struct ReconcileJob: Sendable {
             for (id, read) in second { if case .failed(let reason) = read { confirmFailures[id] = "confirming read: \(reason)" } }
         }
 
-        let previous = try store.previousComplete(tenant: options.tenant, scope: options.scope.key, before: options.dryRun ? nil : runID, on: connection)
+        let previous = try await Blocking.run { [options] in
+            try store.previousComplete(tenant: options.tenant, scope: options.scope.key, before: options.dryRun ? nil : runID, on: connection)
+        }
         let wanted = Set(result.items.compactMap(\.studentID))
         lookups?.finish(with: wanted)
         let students = await lookedUp.filter { wanted.contains($0.key) }
-        let names = Dictionary((inScope + school).map { ($0.id, $0.name) }, uniquingKeysWith: { $1 ?? $0 })
-
-        var record = RunRecord(runID: runID, tenant: options.tenant, scope: options.scope.key, startedAt: now)
-        let items = result.items.map { item -> StoredDriftItem in
-            let earlier = previous?.items[item.enrollmentID]
-            let firstSeen = earlier?.kind == item.kind.rawValue ? earlier!.firstSeenRun : runID
-            if firstSeen == runID { record.newItems += 1 } else { record.persistingItems += 1 }
-            return stored(item, runID: runID, periodName: item.periodID.flatMap { names[$0] ?? nil }, student: item.studentID.flatMap { students[$0] }, firstSeen: firstSeen)
-        }
-        record.resolvedItems = previous?.items.keys.filter { result.agreed.contains($0) }.count ?? 0
-        record.missedCreates = result.count(.missedCreate)
-        record.missedUpdates = result.count(.missedUpdate)
-        record.missedDeletes = result.count(.missedDelete)
-        record.staleDeletes = result.count(.staleDelete)
-        record.inSync = result.inSync
-        record.inFlight = result.inFlight
-        record.unverified = result.unverified
-        record.outOfScope = result.outOfScope
-        record.changedDuringRun = result.changedDuringRun
-        record.periodsTotal = inScope.count
-        var failures = confirmFailures
-        for period in roster.failedPeriods {
-            if case .failed(let reason) = reads[period.id] { failures[period.id] = reason } else { failures[period.id] = "not read" }
-        }
-        record.periodsFailed = failures.count
-        record.remoteEnrollments = result.remoteEnrollments
-        record.eventsRead = local.fold.eventsFolded + local.unusable.count + local.unsigned.count + local.otherEvents
-        record.eventsSkipped = local.otherEvents
-        record.eventsUnusable = local.unusable.count
-        record.eventsUnsigned = local.unsigned.count
+        let names = Dictionary((inScope + school).compactMap { period in period.name.map { (period.id, $0) } }, uniquingKeysWith: { $1 })
         let calls = client.statistics.snapshot
-        record.apiCalls = calls.totalCalls
-        record.apiRetries = calls.retries
-        record.rosterRereads = calls.rereads
-        record.status = !failures.isEmpty ? .incomplete : items.isEmpty ? .ok : .drift
-        if !failures.isEmpty {
-            record.error = failures.sorted { $0.key < $1.key }.map { "period \($0.key): \($0.value)" }.joined(separator: "; ")
-        }
-        let periodRecords = inScope.map { period -> PeriodReadRecord in
-            if let failure = confirmFailures[period.id] {
-                return PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: failure)
-            }
-            return switch reads[period.id] {
-            case .complete(let rows)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: true, enrollments: rows.count, error: nil)
-            case .failed(let reason)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: reason)
-            case nil: PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: "not read")
-            }
-        }
-        return Outcome(run: record, items: items, periods: periodRecords, skipped: local.unusable + local.unsigned,
+        let assembled = RunAssembly.assemble(
+            runID: runID, tenant: options.tenant, scope: options.scope, startedAt: now,
+            result: result, roster: roster, confirmFailures: confirmFailures,
+            previous: previous?.items, periodNames: names, students: students,
+            events: .init(folded: local.fold.eventsFolded, unusable: local.unusable.count, unsigned: local.unsigned.count, other: local.otherEvents),
+            calls: .init(calls: calls.totalCalls, retries: calls.retries, rereads: calls.rereads)
+        )
+        return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
                        learnedPeriods: result.learnedPeriods, seconds: 0)
     }
 
@@ -252,49 +227,10 @@ public struct ReconcileJob: Sendable {
         }
     }
 
-    /// The student to look up early when an enrollment's local state, now final, differs from
-    /// DreamClass's row. A guess only: the classification at the end decides, and asks for any
-    /// student missed here (creates, deletes).
-    static func driftedStudent(_ state: EventFold.State, remote: Enrollment?) -> Int? {
-        guard let remote else { return nil }
-        guard let local = state.record, let row = EnrollmentRecord(remote) else { return remote.studentId }
-        return local.changedFields(comparedWith: row).isEmpty ? nil : remote.studentId
-    }
-
-    private func stored(_ item: DriftItem, runID: Int64, periodName: String?, student: StudentLookup?, firstSeen: Int64) -> StoredDriftItem {
-        var row = StoredDriftItem(runID: runID, kind: item.kind.rawValue, studentPeriodID: item.enrollmentID, firstSeenRun: firstSeen)
-        row.periodID = item.periodID
-        row.periodName = periodName
-        row.studentID = item.studentID
-        switch student {
-        case .found(let found)?:
-            row.studentName = found.fullName
-            row.studentEmail = found.email
-            row.studentStatus = found.status
-        case .notFound?:
-            row.studentStatus = "not_found"
-        case nil:
-            break
-        }
-        row.changedFields = item.changedFields.joined(separator: ";")
-        row.localStudentID = item.local?.studentID
-        row.localActive = item.local?.active
-        row.localAddedAt = item.local?.addedAt
-        row.remoteStudentID = item.remote?.studentID
-        row.remoteActive = item.remote?.active
-        row.remoteAddedAt = item.remote?.addedAt
-        row.lastEventID = item.lastEvent?.eventID
-        row.lastEventType = item.lastEvent?.kind.eventType
-        row.lastEventAt = item.lastEvent.map { Date(timeIntervalSince1970: Double($0.timeMillis) / 1000) }
-        return row
-    }
-
-    private func optionsJSON() -> String {
-        var options: [String: Any] = [
-            "settle_seconds": Int(self.options.settle.seconds), "skip_student_details": self.options.skipStudentDetails,
-        ]
-        if case .periods(let ids) = self.options.scope { options["periods"] = ids.sorted() }
-        let data = (try? JSONSerialization.data(withJSONObject: options, options: [.sortedKeys])) ?? Data("{}".utf8)
+    private static func optionsJSON(_ options: Options) -> String {
+        var json: [String: Any] = ["settle_seconds": Int(options.settle.seconds), "skip_student_details": options.skipStudentDetails]
+        if case .periods(let ids) = options.scope { json["periods"] = ids.sorted() }
+        let data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }

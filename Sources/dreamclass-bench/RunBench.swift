@@ -76,7 +76,7 @@ struct RunBench: AsyncParsableCommand {
         var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
         let writers = try (0..<2).map { _ in try Connection(conninfo: server.conninfo()) }
         let ingested = try await Ingester(schema: "dreamclass").ingest(&reader, sourceName: "bench", into: writers)
-        try connection.execute("VACUUM ANALYZE dreamclass.webhook_events")
+        try WebhookEventsTable(schema: "dreamclass").analyze(on: connection)
 
         // The drift: DreamClass changed `active` of a share of the enrollments.
         var drifted = 0

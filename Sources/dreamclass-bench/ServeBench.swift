@@ -55,7 +55,7 @@ struct ServeBench: AsyncParsableCommand {
             let errors = output.split(separator: "\n").first { $0.contains("Non-2xx") || $0.contains("Socket errors") }
             print("\(level) connections: \(requests.trimmingCharacters(in: .whitespaces)), p99 \(p99.trimmingCharacters(in: .whitespaces).dropFirst(3).trimmingCharacters(in: .whitespaces))\(errors.map { "; \($0.trimmingCharacters(in: .whitespaces))" } ?? "")")
         }
-        let stored = try Connection(conninfo: conninfo).query("SELECT count(*) FROM dreamclass.webhook_events").first!.decode(Int.self, at: 0)
+        let stored = try WebhookEventsTable(schema: "dreamclass").count(on: Connection(conninfo: conninfo))
         print("stored: \(stored) events; receiver pool \(pool) connections; cores: \(ProcessInfo.processInfo.activeProcessorCount)")
         await receiver.stop()
     }

@@ -1,0 +1,32 @@
+import Postgres
+
+/// The table of stored webhook events, `webhook_events`, as a whole.
+public struct WebhookEventsTable: Sendable {
+    public var schema: String
+
+    public init(schema: String) { self.schema = schema }
+
+    /// Events stored, of every tenant and source.
+    public func count(on connection: Connection) throws -> Int {
+        try connection.query("SELECT count(*) FROM \(quoteIdentifier(schema)).webhook_events").first?.decode(Int.self, at: 0) ?? 0
+    }
+
+    /// Fresh planner statistics and visibility map after a bulk load, so the next fold reads with an index-only plan.
+    public func analyze(on connection: Connection) throws {
+        try connection.execute("VACUUM ANALYZE \(quoteIdentifier(schema)).webhook_events")
+    }
+
+    /// The one statement that adds events, whoever adds them (ingest, the receiver, a backfill):
+    /// `INSERT … <rows> ON CONFLICT (event_id) DO NOTHING RETURNING event_id`, where `rows` is a
+    /// `SELECT` or `VALUES` giving, in order: event_id, tenant, event_type, event_time, signature,
+    /// signature_valid, payload (jsonb), body, source. An event id already stored is kept as it is.
+    static func insert(schema: String, rows: String) -> String {
+        """
+        INSERT INTO \(quoteIdentifier(schema)).webhook_events
+            (event_id, tenant, event_type, event_time, signature, signature_valid, payload, body, source)
+        \(rows)
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING event_id
+        """
+    }
+}

@@ -1,0 +1,92 @@
+import Models
+
+/// What a backfill does with each drift item of a run: the event that repairs it, and whether it
+/// is stored, skipped because newer truth arrived, or held by the mass-delete guard. Pure: the
+/// job reads the figures, asks here, signs and writes.
+///
+/// | drift | event |
+/// |---|---|
+/// | `missed_create` | CREATED with DreamClass's row |
+/// | `missed_update` | UPDATED with DreamClass's row |
+/// | `missed_delete` | DELETED with the last local data |
+/// | `stale_delete` | CREATED with DreamClass's row |
+public struct BackfillPlan: Sendable {
+    /// What happens to one drift item.
+    public enum Decision: String, Sendable {
+        /// Written now.
+        case stored
+        /// Written by an earlier backfill of the same repair.
+        case alreadyStored = "already_stored"
+        /// A real event for the enrollment arrived after the run: newer truth is not overwritten.
+        case skippedNewerEvent = "skipped_newer_event"
+        /// A delete held by the mass-delete guard.
+        case held
+    }
+
+    /// The event that repairs one drift item, before it has an id and a signature.
+    public struct Repair: Sendable, Equatable {
+        public var kind: String
+        public var eventType: String
+        public var studentPeriodID: Int
+        public var periodID: Int?
+        public var data: Enrollment
+        /// What the event carries, in one line: DreamClass's row, or for a delete the local event
+        /// it ends. The same repair always has the same identity, so its event id is stable.
+        public var identity: String
+    }
+
+    /// Deletes per period above this are held.
+    public var maxDeletes: DeleteLimit
+    public var allowMassDelete: Bool
+
+    public init(maxDeletes: DeleteLimit, allowMassDelete: Bool) {
+        self.maxDeletes = maxDeletes
+        self.allowMassDelete = allowMassDelete
+    }
+
+    /// The event that repairs `item`.
+    public static func repair(_ item: StoredDriftItem) -> Repair {
+        let isDelete = item.kind == DriftKind.missedDelete.rawValue
+        let type = switch item.kind {
+        case DriftKind.missedUpdate.rawValue: LocalEvent.Kind.updated.eventType
+        case DriftKind.missedDelete.rawValue: LocalEvent.Kind.deleted.eventType
+        default: LocalEvent.Kind.created.eventType
+        }
+        let data = Enrollment(
+            id: item.studentPeriodID,
+            studentId: (isDelete ? item.localStudentID : item.remoteStudentID) ?? item.studentID ?? 0,
+            active: (isDelete ? item.localActive : item.remoteActive) ?? false,
+            addedAt: (isDelete ? item.localAddedAt : item.remoteAddedAt) ?? ""
+        )
+        let identity = isDelete
+            ? "deletes \(item.lastEventID?.uuidString.lowercased() ?? "-")"
+            : "\(data.studentId) \(data.active) \(Timestamp.parse(data.addedAt).map(Timestamp.format) ?? data.addedAt)"
+        return Repair(kind: item.kind, eventType: type, studentPeriodID: item.studentPeriodID, periodID: item.periodID, data: data, identity: identity)
+    }
+
+    /// The periods (`nil`: the enrollments of unknown period) whose deletes the guard holds: more
+    /// than ``maxDeletes`` of the period's local enrollments, or any delete in a period whose
+    /// roster came back empty while it has enrollments locally.
+    ///
+    /// - Parameters:
+    ///   - localEnrollments: period → enrollments the store knows in it; `nil` counts them all.
+    ///   - emptyRosters: periods the run read completely and found empty.
+    public func heldPeriods(_ items: [StoredDriftItem], localEnrollments: [Int?: Int], emptyRosters: Set<Int>) -> Set<Int?> {
+        let deletes = Dictionary(grouping: items.filter { $0.kind == DriftKind.missedDelete.rawValue }, by: \.periodID).mapValues(\.count)
+        var held: Set<Int?> = []
+        for (period, count) in deletes {
+            if maxDeletes.isExceeded(deletes: count, localEnrollments: localEnrollments[period] ?? 0) || period.map(emptyRosters.contains) == true {
+                held.insert(period)
+            }
+        }
+        return held
+    }
+
+    /// Newer truth first: an enrollment with a real event after the run is left alone. Then a
+    /// held delete waits for `--allow-mass-delete`.
+    public func decide(_ repair: Repair, newerEvents: Set<Int>, held: Set<Int?>) -> Decision {
+        if newerEvents.contains(repair.studentPeriodID) { return .skippedNewerEvent }
+        if repair.kind == DriftKind.missedDelete.rawValue, !allowMassDelete, held.contains(repair.periodID) { return .held }
+        return .stored
+    }
+}
