@@ -86,7 +86,7 @@ import Glibc
         let client = try DreamClassClient(configuration: DreamClassConfiguration(baseURL: url, apiKey: "k", schoolCode: "S", tenant: "restart"))
         let lock = try Connection(conninfo: server.conninfo())
         let run = Task { try await ReconcileJob(options: .init(schema: "dreamclass", tenant: "restart")).run(connection: connection, lockConnection: lock, client: client) }
-        while simulator.statistics.count(.periodStudents) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try await waitUntil("the run to read a roster") { simulator.statistics.count(.periodStudents) > 0 }
         try server.restart()
         let result = await run.result
         #expect(throws: PostgresError.self) { try result.get() }

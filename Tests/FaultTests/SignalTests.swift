@@ -29,8 +29,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: flag) }
         let script = #"f=$1; shift; "$0" "$@" & pid=$!; while [ ! -e "$f" ]; do sleep 0.05; done; kill -\#(signal) $pid; wait $pid; echo "exit=$?" >&2"#
         async let run = Command.run("/bin/sh", ["-c", script, binary, flag] + arguments, environment: environment)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try !ready(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        // Signalled anyway when it never gets ready: the process must not outlive the test.
+        try? await waitUntil("the command to get under way", interval: .milliseconds(20), ready)
         FileManager.default.createFile(atPath: flag, contents: nil)
         let result = await run
         let code = result.stderr.split(separator: "\n").last { $0.hasPrefix("exit=") }.flatMap { Int32($0.dropFirst(5)) }
@@ -110,9 +110,8 @@ import Testing
         // Signalled once its first batch is stored, while lines still arrive.
         let script = #"(while read -r line; do echo "$line"; sleep 0.01; done < "$1") | "$0" ingest --batch-size 50 - & pid=$!; while [ ! -e "$2" ]; do sleep 0.05; done; kill -TERM $pid; wait $pid; echo "exit=$?" >&2"#
         async let run = Command.run("/bin/bash", ["-c", script, binary, file, flag], environment: ["DATABASE_URL": database.conninfo, "LOG_LEVEL": "error"])
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try connection.query("SELECT count(*) FROM dreamclass.webhook_events").first?.decode(Int.self, at: 0) == 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        try? await waitUntil("the first batch to be stored", interval: .milliseconds(20)) {
+            try connection.query("SELECT count(*) FROM dreamclass.webhook_events").first?.decode(Int.self, at: 0) != 0
         }
         FileManager.default.createFile(atPath: flag, contents: nil)
         let result = await run
