@@ -12,6 +12,7 @@ import Signing
 /// per drift item (which event, and whether, ``BackfillPlan`` decides), and delivers them to the
 /// school's webhook endpoint when asked.
 public struct BackfillJob: Sendable {
+    /// What a backfill is asked to do: which run, how careful with deletes, how to write and deliver.
     public struct Options: Sendable {
         public var schema: String
         public var runID: Int64
@@ -34,6 +35,7 @@ public struct BackfillJob: Sendable {
 
     /// What happened to one drift item.
     public struct Entry: Sendable, Equatable {
+        /// Stored, already stored, skipped (newer event) or held: see ``BackfillPlan/Decision``.
         public typealias Outcome = BackfillPlan.Decision
 
         public var eventID: UUID
@@ -47,6 +49,7 @@ public struct BackfillJob: Sendable {
         public var eventTime: Int64
     }
 
+    /// What a backfill did: every drift item's entry, the periods held, and how delivery went.
     public struct Outcome: Sendable {
         public var entries: [Entry]
         /// Periods whose deletes were held; `nil` stands for the enrollments of unknown period.
@@ -54,6 +57,7 @@ public struct BackfillJob: Sendable {
         public var delivered = 0
         public var deliveryFailed = 0
 
+        /// How many entries ended so.
         public func count(_ outcome: Entry.Outcome) -> Int { entries.filter { $0.outcome == outcome }.count }
 
         /// The entries as rows of the backfill report.
@@ -183,6 +187,7 @@ public struct BackfillJob: Sendable {
         return results
     }
 }
+/// Why a run cannot be backfilled.
 public enum BackfillError: Error, Sendable, CustomStringConvertible {
     case noSuchRun(Int64)
     case runNotFinished(Int64, String)

@@ -45,6 +45,7 @@ public struct DreamClassConfiguration: Sendable {
     /// The longest `Retry-After` honoured; a 429 asking for more fails the call at once.
     public var maxRetryAfter: Duration
 
+    /// The API's paths, relative to the base URL; assumed (see `dreamclass-api.md`), so settable.
     public struct Paths: Sendable, Equatable {
         /// GetSchoolPeriods, fairly sure.
         public var periods = "/curriculum/schoolperiods/list"
@@ -56,6 +57,7 @@ public struct DreamClassConfiguration: Sendable {
         public init() {}
     }
 
+    /// The names of the headers that carry the credentials; assumed, so settable.
     public struct HeaderNames: Sendable, Equatable {
         public var apiKey = "dreamclass-secret-key"
         public var schoolCode = "schoolCode"
@@ -131,11 +133,7 @@ public struct DreamClassConfiguration: Sendable {
             return number
         }
         if let url = value("DREAMCLASS_BASE_URL") { baseURL = url }
-        if let key = value("DREAMCLASS_API_KEY") {
-            apiKey = key
-        } else if let path = value("DREAMCLASS_API_KEY_FILE") {
-            apiKey = try Self.readSecret(file: path, setting: "DREAMCLASS_API_KEY_FILE")
-        }
+        if let key = try Self.secret("DREAMCLASS_API_KEY", environment: environment) { apiKey = key }
         if let code = value("DREAMCLASS_SCHOOL_CODE") { schoolCode = code }
         if let name = value("DREAMCLASS_TENANT") { tenant = name }
         if let path = value("DREAMCLASS_PATH_PERIODS") { paths.periods = path }
@@ -152,6 +150,14 @@ public struct DreamClassConfiguration: Sendable {
         if let count = try number("DREAMCLASS_READ_ATTEMPTS", Limits.attempts) { readAttempts = count }
         if let seconds = try number("DREAMCLASS_MAX_RETRY_AFTER", Limits.retryAfterSeconds) { maxRetryAfter = .seconds(seconds) }
         if let path = value("DREAMCLASS_CA_BUNDLE") { caBundlePath = path }
+    }
+
+    /// A secret from the variable `name`, or else from the file named by `name_FILE`: the one way
+    /// the product reads a secret (API key, webhook secret, passwords). Empty counts as unset.
+    public static func secret(_ name: String, environment: [String: String]) throws(ConfigurationError) -> String? {
+        if let value = environment[name], !value.isEmpty { return value }
+        guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
+        return try readSecret(file: path, setting: name + "_FILE")
     }
 
     /// A secret from a file: its content, trimmed.

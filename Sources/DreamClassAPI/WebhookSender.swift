@@ -8,6 +8,7 @@ import NIOSSL
 /// Delivers webhook bodies to a school's endpoint as DreamClass does: a JSON POST, optional Basic
 /// auth, answered with 2xx within the timeout or tried again with backoff.
 public final class WebhookSender: Sendable {
+    /// Where and how to deliver: the URL, Basic auth, concurrency, retries and their bounds.
     public struct Configuration: Sendable {
         public var url: String
         public var basicAuth: (user: String, password: String)?
@@ -49,6 +50,7 @@ public final class WebhookSender: Sendable {
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow))
     }
 
+    /// Closes the sender's connections; call once, after the last delivery.
     public func shutdown() async throws { try await http.shutdown() }
 
     /// Posts one body, trying again on anything but a 2xx, up to the configured attempts.

@@ -63,6 +63,7 @@ public struct SimulatorStatistics: Sendable, Equatable {
     public var churnRemoved: Set<Int> = []
     public var churnAdded: Set<Int> = []
 
+    /// Requests served for `operation`, all of them or those answered with `status`.
     public func count(_ operation: APIOperation, status: Int? = nil) -> Int {
         let byStatus = served[operation, default: [:]]
         return status.map { byStatus[$0, default: 0] } ?? byStatus.values.reduce(0, +)

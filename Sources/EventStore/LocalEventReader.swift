@@ -12,6 +12,7 @@ public struct LocalEventReader: Sendable {
         public var reason: String
     }
 
+    /// What a read found: the fold, and the events it could not use (kept for the run's record).
     public struct Outcome: Sendable {
         public var fold: EventFold
         /// Stored events of other families (`PAYMENT_*`, ...), which the fold does not use.

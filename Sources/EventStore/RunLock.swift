@@ -19,6 +19,7 @@ public final class RunLock: Sendable {
         self.key = key
     }
 
+    /// Gives the lock up; the lock also ends with its connection.
     public func release() {
         _ = try? connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key])
     }

@@ -130,6 +130,7 @@ public struct RunStore: Sendable {
             """, [tenant])
     }
 
+    /// One run's record, or `nil` when there is no such run.
     public func run(_ runID: Int64, on connection: Connection) throws -> RunRecord? {
         try runs(where: "run_id = $1", [runID], limit: 1, on: connection).first
     }
@@ -175,6 +176,7 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// A run's drift items, as the report shows them, by kind and enrollment.
     public func driftItems(runID: Int64, on connection: Connection) throws -> [StoredDriftItem] {
         try connection.query("""
             SELECT run_id, kind, period_id, period_name, student_period_id, student_id, student_name, student_email,

@@ -9,6 +9,7 @@ public enum DriftKind: String, Sendable, CaseIterable, Codable, Comparable {
     /// Locally deleted, yet DreamClass still has it.
     case staleDelete = "stale_delete"
 
+    /// The report's order: creates, updates, deletes, stale deletes.
     public static func < (a: DriftKind, b: DriftKind) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }

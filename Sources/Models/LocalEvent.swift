@@ -2,10 +2,12 @@ import Foundation
 
 /// One stored `STUDENT_PERIOD_*` event, as the fold needs it.
 public struct LocalEvent: Sendable, Equatable {
+    /// The `STUDENT_PERIOD_*` event types, in the order that breaks a tie of event times.
     public enum Kind: Int, Sendable, Comparable, CaseIterable {
         // The raw values order events of the same time: CREATED < UPDATED < DELETED.
         case created = 0, updated = 1, deleted = 2
 
+        /// The kind of a `STUDENT_PERIOD_*` type; `nil` for any other type.
         public init?(eventType: String) {
             switch eventType {
             case "STUDENT_PERIOD_CREATED": self = .created

@@ -2,6 +2,7 @@ import Foundation
 
 /// One reconciliation run, as `reconcile_runs` keeps it.
 public struct RunRecord: Sendable, Equatable, Codable {
+    /// How a run ended: `ok` (no drift), `drift`, `incomplete` (a period unread), `failed`; `running` while it runs.
     public enum Status: String, Sendable, Codable {
         case running, ok, drift, incomplete, failed
         /// Ended by SIGTERM or SIGINT: nothing of it was recorded but this.

@@ -7,6 +7,7 @@ import NIOCore
 /// when it fails, each with `rid=` (one id per invocation) so the service pairs start and end.
 /// A ping that cannot be sent is logged, never fatal.
 public struct HealthPing: Sendable {
+    /// Which ping: the run started (`URL/start`), succeeded (`URL`) or failed (`URL/fail`).
     public enum Event: String, Sendable { case start, success, fail }
 
     public let url: String

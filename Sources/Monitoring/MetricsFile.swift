@@ -23,6 +23,7 @@ public enum MetricsFile {
         }
     }
 
+    /// The file's text: one gauge family per figure, a sample per school.
     public static func render(_ samples: [Sample]) -> String {
         var text = ""
         func family(_ name: String, _ help: String, _ values: [(labels: [(String, String)], value: Double)]) {

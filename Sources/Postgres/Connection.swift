@@ -121,24 +121,30 @@ private func noticeReceiver(_ context: UnsafeMutableRawPointer?, _ result: Opaqu
 }
 
 /// Keeps passwords out of error messages: libpq echoes parts of a malformed connection string.
-struct Redactor: Sendable {
+public struct Redactor: Sendable {
     private var secrets: [String] = []
 
     init(conninfo: String) {
         if let password = ProcessInfo.processInfo.environment["PGPASSWORD"] { add(password) }
-        // `password=...` in a key/value string, and the `user:password@` of a URI.
+        for secret in Self.passwords(in: conninfo) { add(secret) }
+    }
+
+    /// The passwords a connection string holds, as written and percent-decoded: `password=...` of
+    /// a key/value string, the `user:password@` and `?password=` of a URI.
+    public static func passwords(in conninfo: String) -> [String] {
+        var found: [String] = []
         for pattern in [#"password\s*=\s*'((?:[^'\\]|\\.)*)'"#, #"password\s*=\s*([^\s']+)"#,
                         #"://[^:/@\s]*:([^@\s]+)@"#, #"[?&]password=([^&\s]+)"#] {
             guard let regex = try? NSRegularExpression(pattern: pattern) else { continue }
-            let range = NSRange(conninfo.startIndex..., in: conninfo)
-            for match in regex.matches(in: conninfo, range: range) {
-                if let r = Range(match.range(at: 1), in: conninfo) {
-                    let secret = String(conninfo[r])
-                    add(secret)
-                    add(secret.removingPercentEncoding ?? secret)
+            for match in regex.matches(in: conninfo, range: NSRange(conninfo.startIndex..., in: conninfo)) {
+                guard let range = Range(match.range(at: 1), in: conninfo) else { continue }
+                let secret = String(conninfo[range])
+                for candidate in [secret, secret.removingPercentEncoding ?? secret] where !candidate.isEmpty && !found.contains(candidate) {
+                    found.append(candidate)
                 }
             }
         }
+        return found
     }
 
     mutating func add(_ secret: String) {

@@ -26,6 +26,7 @@ import Synchronization
 /// - A re-sent event id gets 200 and stores nothing new.
 /// - With the database down, 503: DreamClass counts the delivery as failed.
 public final class WebhookReceiver: Sendable {
+    /// Where the receiver listens and what it checks and bounds: path, signature, Basic auth, body size and time, connections.
     public struct Options: Sendable {
         public var schema: String
         public var path = "/webhooks/dreamclass"

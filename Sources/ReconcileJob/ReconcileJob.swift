@@ -11,6 +11,7 @@ import Reports
 /// The product's main job: fold the stored events, read the rosters, classify the drift, record
 /// the run, write the report.
 public struct ReconcileJob: Sendable {
+    /// What a run is asked to do: which tenant and periods, the settle window, the report.
     public struct Options: Sendable {
         public var schema: String
         public var tenant: String

@@ -22,12 +22,14 @@ public struct EventFold: Sendable {
 
     public init() {}
 
+    /// Keeps `event` when it is greater than the enrollment's current one.
     public mutating func add(_ event: LocalEvent) {
         eventsFolded += 1
         if let current = states[event.enrollmentID], !current.lastEvent.precedes(event) { return }
         states[event.enrollmentID] = State(lastEvent: event)
     }
 
+    /// The fold of `events`, in any order.
     public static func fold(_ events: some Sequence<LocalEvent>) -> EventFold {
         var fold = EventFold()
         for event in events { fold.add(event) }

@@ -40,6 +40,7 @@ public struct Reconciler: Sendable {
             self.items = items
         }
 
+        /// Drift items of `kind`.
         public func count(_ kind: DriftKind) -> Int { items.reduce(0) { $0 + ($1.kind == kind ? 1 : 0) } }
     }
 

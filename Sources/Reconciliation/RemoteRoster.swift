@@ -4,6 +4,7 @@ import Models
 /// What was read of DreamClass: the periods in scope, and each one's roster when it could be read
 /// completely. A period whose read failed has no rows here at all, never part of them.
 public struct RemoteRoster: Sendable {
+    /// A roster read whole and consistent, or why it could not be.
     public enum Read: Sendable, Equatable {
         case complete([Enrollment])
         case failed(String)
@@ -27,6 +28,7 @@ public struct RemoteRoster: Sendable {
 
     public var isComplete: Bool { failedPeriods.isEmpty && periods.allSatisfy { reads[$0.id] != nil } }
 
+    /// Whether the period's roster was read whole: only then may its absences be claimed.
     public func wasReadCompletely(_ periodID: Int) -> Bool {
         if case .complete = reads[periodID] { return true }
         return false

@@ -7,6 +7,7 @@ import Glibc
 
 /// The drift report a person opens in a spreadsheet: one row per drifted enrollment.
 public enum DriftReport {
+    /// CSV for a spreadsheet, JSON for a program; the same columns.
     public enum Format: String, Sendable, CaseIterable {
         case csv, json
     }

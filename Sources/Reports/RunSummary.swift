@@ -4,6 +4,7 @@ import Models
 /// The one line a person takes in at a glance, e.g.
 /// `drift: 3 missed creates, 1 missed update, 2 missed deletes, 0 stale deletes (4 new, 2 persisting, 1 resolved) · 12 periods · 4,210 enrollments · 31 API calls (2 retried) · 1.8 s`.
 public enum RunSummary {
+    /// The summary line of `run`, which took `seconds`.
     public static func line(_ run: RunRecord, seconds: Double) -> String {
         func plural(_ count: Int, _ word: String) -> String { "\(count.grouped) \(word)\(count == 1 ? "" : "s")" }
         var parts = [

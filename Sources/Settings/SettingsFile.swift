@@ -49,6 +49,7 @@ public struct SettingsFile: Sendable {
     public static var keyNames: [String] { keys.keys.sorted() }
     static let secretKeys: Set<String> = ["api_key", "webhook_secret", "deliver_password", "password", "secret"]
 
+    /// Reads and checks the file at `path`; every problem is named at once, with its line and key.
     public static func load(path: String) throws(SettingsError) -> SettingsFile {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SettingsError(file: path, message: "cannot be read")
@@ -56,6 +57,7 @@ public struct SettingsFile: Sendable {
         return try parse(text, path: path)
     }
 
+    /// Checks `text` as the file at `path` would be (for tests and `config check`).
     public static func parse(_ text: String, path: String) throws(SettingsError) -> SettingsFile {
         let root: Node
         do {

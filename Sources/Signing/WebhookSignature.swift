@@ -77,6 +77,7 @@ public struct WebhookSignature: Sendable {
     }
 }
 
+/// Why a webhook secret cannot be used.
 public enum WebhookSignatureError: Error, Sendable, CustomStringConvertible {
     case secretNotBase64
     case secretNotHex

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DreamClassAPI
 import Foundation
 import Logging
 import Postgres
@@ -53,18 +54,14 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Reads a secret from `NAME`, or from the file named by `NAME_FILE` (its content, trimmed).
+/// Reads a secret from `NAME`, or from the file named by `NAME_FILE` (its content, trimmed), and
+/// keeps it out of every log line from then on.
 func secret(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
-    if let value = environment[name], !value.isEmpty {
-        Secrets.register(value)
-        return value
-    }
-    guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
     do {
-        let value = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = try DreamClassConfiguration.secret(name, environment: environment)
         Secrets.register(value)
         return value
     } catch {
-        throw ValidationError("cannot read \(name)_FILE (\(path)): \(error.localizedDescription)")
+        throw ValidationError("\(error)")
     }
 }

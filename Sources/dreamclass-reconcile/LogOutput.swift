@@ -1,6 +1,7 @@
 import FileOutput
 import Foundation
 import Logging
+import Postgres
 import ReconcileJob
 import Synchronization
 
@@ -22,10 +23,7 @@ enum Secrets {
         for name in ["DREAMCLASS_API_KEY", "DREAMCLASS_WEBHOOK_SECRET", "DREAMCLASS_DELIVER_PASSWORD", "PGPASSWORD"] {
             register(environment[name])
         }
-        if let url = environment["DATABASE_URL"], let range = url.range(of: #"://[^:/@\s]*:([^@\s]+)@"#, options: .regularExpression) {
-            let credentials = url[range].dropFirst(3).dropLast()
-            if let colon = credentials.firstIndex(of: ":") { register(String(credentials[credentials.index(after: colon)...])) }
-        }
+        for password in Redactor.passwords(in: environment["DATABASE_URL"] ?? "") { register(password) }
     }
 
     static func redact(_ text: String) -> String {

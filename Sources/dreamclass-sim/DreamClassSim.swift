@@ -47,9 +47,7 @@ struct DreamClassSim: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let key = try apiKey ?? environment["DREAMCLASS_API_KEY"]
-            ?? environment["DREAMCLASS_API_KEY_FILE"].map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
-            ?? "sim-key"
+        let key = try apiKey ?? DreamClassConfiguration.secret("DREAMCLASS_API_KEY", environment: environment) ?? "sim-key"
         var settings = SimulatorSettings(
             apiKey: key, schoolCode: schoolCode ?? environment["DREAMCLASS_SCHOOL_CODE"] ?? "sim-school",
             tenant: tenant ?? environment["DREAMCLASS_TENANT"] ?? "sim-school"
