@@ -187,15 +187,3 @@ public struct BackfillJob: Sendable {
         return results
     }
 }
-/// Why a run cannot be backfilled.
-public enum BackfillError: Error, Sendable, CustomStringConvertible {
-    case noSuchRun(Int64)
-    case runNotFinished(Int64, String)
-
-    public var description: String {
-        switch self {
-        case .noSuchRun(let id): "there is no run \(id)"
-        case .runNotFinished(let id, let status): "run \(id) is \(status): only a finished run (ok, drift or incomplete) can be backfilled"
-        }
-    }
-}

@@ -185,9 +185,9 @@ public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConverti
 
     public var description: String {
         switch self {
-        case .missing(let name): "\(name) is not set"
+        case .missing(let name): "\(name) is not set: set it (or \(name)_FILE) in the environment, or use --config"
         case .invalid(let name, let value, let expected): "\(name) has an invalid value \"\(value)\" (expected \(expected))"
-        case .unreadable(let name, let path): "\(name) names \(path), which cannot be read"
+        case .unreadable(let name, let path): "\(name) names \(path), which cannot be read: check the path, and that this user may read it"
         }
     }
 }

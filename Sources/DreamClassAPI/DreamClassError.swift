@@ -18,17 +18,29 @@ public enum DreamClassError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .status(let status, let url, let excerpt):
-            "DreamClass answered HTTP \(status) for GET \(url)" + (excerpt.isEmpty ? "" : ": \(excerpt)")
+            "DreamClass answered HTTP \(status) for GET \(url)" + (excerpt.isEmpty ? "" : ": \(excerpt)") + Self.nextStep(status: status)
         case .retriesExhausted(let operation, let url, let attempts, let last):
-            "\(operation) failed after \(attempts) tries (GET \(url)); last: \(last)"
+            "\(operation) failed after \(attempts) tries (GET \(url)); last: \(last). "
+                + "What it covers stays unverified; the next run tries again (DREAMCLASS_MAX_ATTEMPTS sets the tries)"
         case .malformedResponse(let url, let reason, let excerpt):
             "unexpected response from GET \(url): \(reason)" + (excerpt.isEmpty ? "" : "; body starts: \(excerpt)")
+                + ". `dreamclass-reconcile config check` shows what the API answers and which settings fit it"
         case .inconsistentRead(let url, let attempts, let reason):
-            "GET \(url) read \(attempts) times, and its pages never agreed; last: \(reason)"
+            "GET \(url) read \(attempts) times, and its pages never agreed; last: \(reason). "
+                + "The period stays unverified; run again when DreamClass is quieter, or raise DREAMCLASS_READ_ATTEMPTS"
         case .throttled(let url, let retryAfter, let cap):
             "DreamClass answered HTTP 429 for GET \(url) with Retry-After \(Int(retryAfter.seconds)) s, more than the \(Int(cap.seconds)) s this job waits (DREAMCLASS_MAX_RETRY_AFTER)"
         case .deadlinePassed(let url):
-            "the run's deadline passed before GET \(url) was answered"
+            "the run's deadline passed before GET \(url) was answered (a longer --deadline, or the file's `deadline`, gives it more time)"
+        }
+    }
+
+    /// What to look at for a status that is not retried.
+    private static func nextStep(status: Int) -> String {
+        switch status {
+        case 401, 403: ". Check DREAMCLASS_API_KEY and DREAMCLASS_SCHOOL_CODE (`dreamclass-reconcile config check` tries them)"
+        case 404: ". Check DREAMCLASS_BASE_URL and the DREAMCLASS_PATH_* settings (`dreamclass-reconcile config check` tries them)"
+        default: ""
         }
     }
 

@@ -107,9 +107,9 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
                 + "restore it and put the change in a new numbered file"
         case .unknownVersion(let version, let name, let schema):
             "schema \"\(schema)\" has migration \(name) (version \(version)), which this binary does not know: "
-                + "it was migrated by a newer dreamclass-reconcile"
+                + "it was migrated by a newer dreamclass-reconcile; run that version or a newer one"
         case .failed(let name, let error):
-            "migration \(name) failed and was rolled back: \(error)"
+            "migration \(name) failed and was rolled back: \(error); fix the cause, then run `dreamclass-reconcile migrate` again"
         case .notUpToDate(let schema):
             "the event store in schema \"\(schema)\" is missing or out of date: run `dreamclass-reconcile migrate` first"
         }

@@ -17,6 +17,12 @@ public struct OutputError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         let reason = code == EPIPE ? "the reader closed the pipe" : String(cString: strerror(code))
-        return "cannot \(operation) \(path): \(reason)"
+        let next = switch code {
+        case ENOSPC, EDQUOT: " (free space there, or write elsewhere)"
+        case ENOENT: " (create the folder first)"
+        case EACCES, EPERM, EROFS: " (write where this user may, or change the folder's permissions)"
+        default: ""
+        }
+        return "cannot \(operation) \(path): \(reason)\(next)"
     }
 }

@@ -42,6 +42,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         text += ": \(message)"
         if let detail { text += " (detail: \(detail))" }
         if let hint { text += " (hint: \(hint))" }
+        if kind == .connection, sqlState == nil {
+            text += " (check DATABASE_URL or --database, the PG* variables and ~/.pgpass, and that the server runs)"
+        }
         return text
     }
 

@@ -8,7 +8,8 @@ public enum ReconcileError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .locked(let tenant):
-            "another reconciliation of tenant \"\(tenant)\" is running (it holds the lock); not starting a second one"
+            "another reconciliation of tenant \"\(tenant)\" is running (it holds the lock); not starting a second one. "
+                + "Try again when it ends (`dreamclass-reconcile runs` shows it); a run whose process died frees the lock at once"
         case .interrupted(let runID):
             "run \(runID) was interrupted; it is recorded as interrupted, and no report was written"
         }

@@ -46,7 +46,7 @@ struct IngestCommand: AsyncParsableCommand {
                 sourceName = "<stdin>"
             } else {
                 guard let opened = FileHandle(forReadingAtPath: file) else {
-                    throw ValidationError("cannot open \(file) for reading")
+                    throw ValidationError("cannot open \(file) for reading: \(String(cString: strerror(errno))) (check the path, and that this user may read it)")
                 }
                 handle = opened
                 sourceName = file

@@ -19,7 +19,7 @@ struct ReportCommand: AsyncParsableCommand {
         try await exitOnFailure {
             let connection = try global.connect(logger: logger)
             let store = RunStore(schema: global.resolvedSchema)
-            guard let record = try store.run(run, on: connection) else { throw ValidationError("there is no run \(run)") }
+            guard let record = try store.run(run, on: connection) else { throw ValidationError("there is no run \(run) (`dreamclass-reconcile runs` lists the runs)") }
             let items = try store.driftItems(runID: run, on: connection)
             try OutputFile.write(DriftReport.render(items, tenant: record.tenant, format: format), to: output)
         }

@@ -44,7 +44,7 @@ import Testing
         let error = #expect(throws: OutputError.self) {
             try OutputFile.write(String(repeating: "x", count: 200_000), to: path)
         }
-        #expect(error?.description == "cannot write to \(path): \(String(cString: strerror(ENOSPC)))")
+        #expect(error?.description == "cannot write to \(path): \(String(cString: strerror(ENOSPC))) (free space there, or write elsewhere)")
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "the good report\n")
         // Nothing is left behind beside it.
         #expect(try FileManager.default.contentsOfDirectory(atPath: root) == ["drift.csv"])
