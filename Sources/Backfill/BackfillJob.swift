@@ -99,7 +99,7 @@ public struct BackfillJob: Sendable {
         let millis = Int64(now.timeIntervalSince1970 * 1000)
         let (run, entries, held) = try await Blocking.run {
             guard let run = try runs.run(options.runID, on: connection) else { throw BackfillError.noSuchRun(options.runID) }
-            guard [.drift, .incomplete, .ok].contains(run.status) else { throw BackfillError.runNotFinished(options.runID, run.status.rawValue) }
+            guard BackfillPlan.canBackfill(run.status) else { throw BackfillError.runNotFinished(options.runID, run.status.rawValue) }
             let items = try runs.driftItems(runID: run.runID, on: connection)
             let repairs = items.map(BackfillPlan.repair)
             var held: Set<Int?> = []

@@ -44,6 +44,11 @@ public struct BackfillPlan: Sendable {
         self.allowMassDelete = allowMassDelete
     }
 
+    /// Only a finished run has drift to repair: ok, drift, or incomplete (what it verified).
+    public static func canBackfill(_ status: RunRecord.Status) -> Bool {
+        [.ok, .drift, .incomplete].contains(status)
+    }
+
     /// The event that repairs `item`.
     public static func repair(_ item: StoredDriftItem) -> Repair {
         let isDelete = item.kind == DriftKind.missedDelete.rawValue

@@ -77,7 +77,7 @@ struct BackfillOptions: ParsableArguments {
             let out = path == "-" ? StandardStream.error : StandardStream.output
             try out.write(label + (dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
             if path != "-" { try out.write(label + "backfill report: \(path)\n") }
-            return outcome.deliveryFailed > 0 ? 75 : 0
+            return outcome.deliveryFailed > 0 ? ExitStatus.tryAgain : ExitStatus.ok
         } catch {
             try? await sender?.shutdown()
             StandardStream.error.attempt(label + "error: \(error)\n")

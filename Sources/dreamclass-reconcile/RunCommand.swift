@@ -87,7 +87,7 @@ struct RunCommand: AsyncParsableCommand {
         let pinger = ping.map { HealthPing(url: $0) }
         await pinger?.send(.start)
         let results = try await Interruption.run { await runAll(schools, environment: environment) }
-        let worst = worstExitCode(results.map(\.code))
+        let worst = ExitStatus.worst(results.map(\.code))
         if let metricsFile {
             do { try MetricsFile.write(results.map(\.sample), to: metricsFile) } catch {
                 StandardStream.error.attempt("error: cannot write metrics to \(metricsFile): \(error)\n")
@@ -191,7 +191,7 @@ struct RunCommand: AsyncParsableCommand {
                 runID: run.runID, dryRun: false, global: global, environment: settings.secretsEnvironment(environment), fileMaxDeletes: settings.maxDeletes,
                 deadline: deadline, label: label
             )
-            code = worstExitCode([code, backfilled])
+            code = ExitStatus.worst([code, backfilled])
         }
         return (code, run)
     }
@@ -222,24 +222,17 @@ struct RunCommand: AsyncParsableCommand {
             }
             if let path = options.reportPath, path != "-" { try out.write(label + "report: \(path)\n") }
             if options.dryRun { try out.write(label + "dry run: nothing was written to the database\n") }
-            if outcome.run.status == .incomplete { return (75, outcome.run) }
-            return (detailedExitcode && outcome.run.driftCount > 0 ? 2 : 0, outcome.run)
+            return (ExitStatus.of(outcome.run, detailed: detailedExitcode), outcome.run)
         } catch {
             try? await client.shutdown()
             StandardStream.error.attempt(label + "error: \(error)\n")
             // Another run holds the lock, or the night ended before DreamClass answered: try later.
-            if case ReconcileError.locked = error { return (75, nil) }
-            if case DreamClassError.deadlinePassed = error { return (75, nil) }
+            if case ReconcileError.locked = error { return (ExitStatus.tryAgain, nil) }
+            if case DreamClassError.deadlinePassed = error { return (ExitStatus.tryAgain, nil) }
             if case ReconcileError.interrupted = error { return (Interruption.exitCode ?? 130, nil) }
-            return (1, nil)
+            return (ExitStatus.error, nil)
         }
     }
-}
-
-/// The exit code that says the most: a signal, an error, then "try again", then drift, then fine.
-func worstExitCode(_ codes: [Int32]) -> Int32 {
-    for code in [143, 130, 1, 75, 2] as [Int32] where codes.contains(code) { return code }
-    return codes.max() ?? 0
 }
 
 extension DriftReport.Format: ExpressibleByArgument {}

@@ -62,4 +62,9 @@ import Testing
         #expect(plan.decide(create, newerEvents: [], held: [1]) == .stored)
         #expect(BackfillPlan(maxDeletes: .percent(10), allowMassDelete: true).decide(delete, newerEvents: [], held: [1]) == .stored)
     }
+
+    @Test func onlyAFinishedRunIsBackfilled() {
+        #expect([RunRecord.Status.ok, .drift, .incomplete].allSatisfy(BackfillPlan.canBackfill))
+        #expect(![RunRecord.Status.running, .failed, .interrupted, .abandoned].contains(where: BackfillPlan.canBackfill))
+    }
 }

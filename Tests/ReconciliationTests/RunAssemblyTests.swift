@@ -99,3 +99,26 @@ import Testing
         #expect(Reconciler.driftedStudent(same, remote: nil) == nil)
     }
 }
+
+@Suite struct ExitStatusTests {
+    static func run(_ status: RunRecord.Status, drift: Int = 0) -> RunRecord {
+        var run = RunRecord(runID: 1, tenant: "t", scope: "all", startedAt: Date(timeIntervalSince1970: 0), status: status)
+        run.missedUpdates = drift
+        return run
+    }
+
+    @Test func incompleteWinsOverDriftAndDriftCountsOnlyWhenAsked() {
+        #expect(ExitStatus.of(Self.run(.ok), detailed: true) == 0)
+        #expect(ExitStatus.of(Self.run(.drift, drift: 3), detailed: false) == 0)
+        #expect(ExitStatus.of(Self.run(.drift, drift: 3), detailed: true) == 2)
+        #expect(ExitStatus.of(Self.run(.incomplete, drift: 3), detailed: true) == 75)
+    }
+
+    @Test func theWorstOfSeveralSaysTheMost() {
+        #expect(ExitStatus.worst([0, 2, 75]) == 75)
+        #expect(ExitStatus.worst([2, 0]) == 2)
+        #expect(ExitStatus.worst([75, 1]) == 1)
+        #expect(ExitStatus.worst([1, 143, 75]) == 143)
+        #expect(ExitStatus.worst([]) == 0)
+    }
+}
