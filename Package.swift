@@ -220,7 +220,7 @@ let package = Package(
             name: "PostgresTests", dependencies: ["Postgres", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "FileOutputTests", dependencies: ["FileOutput"]),
-        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Models", "Postgres", "Signing", "TestSupport"]),
+        .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Models", "Postgres", "Reconciliation", "Signing", "TestSupport"]),
         .testTarget(
             name: "DreamClassAPITests",
             dependencies: [

@@ -4,7 +4,8 @@ import Postgres
 import Reconciliation
 
 /// Reads a tenant's stored student-period events and folds them, streaming: memory grows with the
-/// number of enrollments, not of events.
+/// number of enrollments, not of events. Incremental by default: the state the last run kept
+/// (``FoldStateStore``) and the events stored since its horizon, read in one snapshot.
 public struct LocalEventReader: Sendable {
     /// An event left out of the fold, and why.
     public struct Skipped: Sendable, Equatable {
@@ -22,21 +23,47 @@ public struct LocalEventReader: Sendable {
         public var unusable: [Skipped] = []
         /// Events whose signature did not verify when they were stored: they may be forged.
         public var unsigned: [Skipped] = []
+        /// The snapshot's horizon: what the next run reads from.
+        public var horizon: Int64 = 0
+        /// The horizon this read went on from; `nil` when it folded every event.
+        public var previousHorizon: Int64?
+
+        /// What the run writes back of this fold.
+        public func update(tenant: String) -> FoldStateStore.Update {
+            let full = previousHorizon == nil
+            let states = full ? Array(fold.states.values) : fold.changed.compactMap { fold.states[$0] }
+            return FoldStateStore.Update(tenant: tenant, states: states, replacesAll: full, horizon: horizon, eventsFolded: fold.eventsFolded)
+        }
     }
 
     public var schema: String
 
     public init(schema: String) { self.schema = schema }
 
-    /// - Parameter settled: when given, the events come in enrollment order and this is called
-    ///   with each enrollment's final state as soon as its last event has gone by, so that work
-    ///   that depends on it (looking up students) can start while the fold goes on.
-    public func read(tenant: String, from connection: Connection, settled: ((Int, EventFold.State) -> Void)? = nil) throws -> Outcome {
+    /// - Parameters:
+    ///   - refold: fold every event, not only those since the kept horizon (`run --full-refold`).
+    ///   - settled: when given, called with each enrollment's final state as soon as it is known,
+    ///     so that work that depends on it (looking up students) can start while the fold goes on.
+    ///     A full fold reads in enrollment order and calls it as each enrollment's last event goes by.
+    public func read(tenant: String, from connection: Connection, refold: Bool = false, settled: ((Int, EventFold.State) -> Void)? = nil) throws -> Outcome {
+        try connection.transaction(isolation: .repeatableRead, readOnly: true) { session in
+            try read(tenant: tenant, session: session, refold: refold, settled: settled)
+        }
+    }
+
+    private func read(tenant: String, session: Session, refold: Bool, settled: ((Int, EventFold.State) -> Void)?) throws -> Outcome {
         let table = "\(quoteIdentifier(schema)).webhook_events"
-        var outcome = Outcome(fold: EventFold())
-        outcome.otherEvents = try connection.query(
-            "SELECT count(*) FROM \(table) WHERE tenant = $1 AND event_type NOT IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')",
-            [tenant]
+        let kept = FoldStateStore(schema: schema)
+        let horizon = try kept.snapshotHorizon(session)
+        let previous = refold ? nil : try kept.horizon(tenant: tenant, on: session)
+        var outcome = Outcome(fold: try previous.map { _ in EventFold(seededWith: try kept.states(tenant: tenant, on: session)) } ?? EventFold())
+        outcome.horizon = horizon
+        outcome.previousHorizon = previous
+        let since = previous.map { _ in " AND inserted_xid >= $2" } ?? ""
+        let parameters: [(any PostgresEncodable)?] = previous.map { [tenant, $0] } ?? [tenant]
+        outcome.otherEvents = try session.query(
+            "SELECT count(*) FROM \(table) WHERE tenant = $1 AND event_type NOT IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')" + since,
+            parameters
         ).first?.decode(Int.self, at: 0) ?? 0
         // jsonb_typeof picks out the fields of the right JSON type; the rest arrive as NULL.
         let sql = """
@@ -47,48 +74,53 @@ public struct LocalEventReader: Sendable {
                    CASE WHEN jsonb_typeof(payload->'data'->'addedAt') = 'string' THEN payload->'data'->>'addedAt' END
             FROM \(table)
             WHERE tenant = $1 AND event_type IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')
-            """
-            // In enrollment order straight from the partial index, whose predicate the LIKE
-            // repeats: rows then flow from the first one on, not after a sort of them all.
-            + (settled == nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY payload->'data'->'id'")
+            """ + since
+            // A full fold reads in enrollment order straight from the partial index, whose
+            // predicate the LIKE repeats: rows then flow from the first one on, not after a sort.
+            + (settled == nil || previous != nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY payload->'data'->'id'")
+        let streamsSettled = settled != nil && previous == nil
         var current: Int?
-        try connection.withSession { session in
-            try session.stream(sql, [tenant]) { row in
-                let eventID: UUID = try row.decode(at: 0)
-                let kind = LocalEvent.Kind(eventType: try row.decode(at: 1))!
-                let millis: Int64 = try row.decode(at: 2)
-                if try row.decodeIfPresent(Bool.self, at: 3) == false {
-                    outcome.unsigned.append(Skipped(eventID: eventID, reason: "signature did not verify"))
+        try session.stream(sql, parameters) { row in
+            let eventID: UUID = try row.decode(at: 0)
+            let kind = LocalEvent.Kind(eventType: try row.decode(at: 1))!
+            let millis: Int64 = try row.decode(at: 2)
+            if try row.decodeIfPresent(Bool.self, at: 3) == false {
+                outcome.unsigned.append(Skipped(eventID: eventID, reason: "signature did not verify"))
+                return
+            }
+            guard let idText = try row.decodeIfPresent(String.self, at: 4), let id = Int(idText) else {
+                outcome.unusable.append(Skipped(eventID: eventID, reason: "data.id is missing or not an integer"))
+                return
+            }
+            var record: EnrollmentRecord?
+            if kind != .deleted {
+                guard let student = try row.decodeIfPresent(String.self, at: 5).flatMap({ Int($0) }) else {
+                    outcome.unusable.append(Skipped(eventID: eventID, reason: "data.studentId is missing or not an integer"))
                     return
                 }
-                guard let idText = try row.decodeIfPresent(String.self, at: 4), let id = Int(idText) else {
-                    outcome.unusable.append(Skipped(eventID: eventID, reason: "data.id is missing or not an integer"))
+                guard let active = try row.decodeIfPresent(String.self, at: 6) else {
+                    outcome.unusable.append(Skipped(eventID: eventID, reason: "data.active is missing or not a boolean"))
                     return
                 }
-                var record: EnrollmentRecord?
-                if kind != .deleted {
-                    guard let student = try row.decodeIfPresent(String.self, at: 5).flatMap({ Int($0) }) else {
-                        outcome.unusable.append(Skipped(eventID: eventID, reason: "data.studentId is missing or not an integer"))
-                        return
-                    }
-                    guard let active = try row.decodeIfPresent(String.self, at: 6) else {
-                        outcome.unusable.append(Skipped(eventID: eventID, reason: "data.active is missing or not a boolean"))
-                        return
-                    }
-                    guard let addedAt = try row.decodeIfPresent(String.self, at: 7), let instant = Timestamp.parse(addedAt) else {
-                        outcome.unusable.append(Skipped(eventID: eventID, reason: "data.addedAt is missing or not an ISO 8601 date-time"))
-                        return
-                    }
-                    record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
+                guard let addedAt = try row.decodeIfPresent(String.self, at: 7), let instant = Timestamp.parse(addedAt) else {
+                    outcome.unusable.append(Skipped(eventID: eventID, reason: "data.addedAt is missing or not an ISO 8601 date-time"))
+                    return
                 }
-                if let settled, let previous = current, previous != id, let state = outcome.fold.states[previous] {
-                    settled(previous, state)
-                }
-                current = id
-                outcome.fold.add(LocalEvent(eventID: eventID, kind: kind, timeMillis: millis, enrollmentID: id, record: record))
+                record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
+            }
+            if streamsSettled, let settled, let earlier = current, earlier != id, let state = outcome.fold.states[earlier] {
+                settled(earlier, state)
+            }
+            current = id
+            outcome.fold.add(LocalEvent(eventID: eventID, kind: kind, timeMillis: millis, enrollmentID: id, record: record))
+        }
+        if let settled {
+            if streamsSettled {
+                if let last = current, let state = outcome.fold.states[last] { settled(last, state) }
+            } else {
+                for (id, state) in outcome.fold.states { settled(id, state) }
             }
         }
-        if let settled, let last = current, let state = outcome.fold.states[last] { settled(last, state) }
         return outcome
     }
 }

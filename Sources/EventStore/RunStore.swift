@@ -45,13 +45,15 @@ public struct RunStore: Sendable {
     }
 
     /// Writes a finished run whole, in one transaction: its items, skipped events, period reads,
-    /// the periods it learned, and last its counts and status. Until that commits, the run
+    /// the periods it learned, the fold it kept, and last its counts and status. Until that commits, the run
     /// stays `running` and is never taken as complete.
     public func finish(
         _ record: RunRecord, items: [StoredDriftItem], skipped: [LocalEventReader.Skipped], periods: [PeriodReadRecord],
-        learnedPeriods: [Int: Int], on connection: Connection
+        learnedPeriods: [Int: Int], foldState: FoldStateStore.Update? = nil, on connection: Connection
     ) throws {
         try connection.transaction { session in
+            // The fold's state goes with the run that read it: both commit, or neither.
+            if let foldState { try FoldStateStore(schema: schema).save(foldState, runID: record.runID, on: session) }
             if !items.isEmpty {
                 try session.copyIn("""
                     COPY \(s).drift_items (run_id, student_period_id, kind, period_id, period_name, student_id, student_name,

@@ -63,11 +63,20 @@ public final class Connection: Sendable {
         }
     }
 
+    /// How a transaction sees the others: a snapshot per statement, or one for the whole transaction.
+    public enum Isolation: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        /// One snapshot from the first statement on: reads that must agree with each other.
+        case repeatableRead = "REPEATABLE READ"
+    }
+
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     @discardableResult
-    public func transaction<T: Sendable>(_ body: (Session) throws -> T) throws -> T {
+    public func transaction<T: Sendable>(
+        isolation: Isolation = .readCommitted, readOnly: Bool = false, _ body: (Session) throws -> T
+    ) throws -> T {
         try withSession { session in
-            try session.execute("BEGIN")
+            try session.execute("BEGIN ISOLATION LEVEL \(isolation.rawValue)" + (readOnly ? " READ ONLY" : ""))
             do {
                 let value = try body(session)
                 try session.execute("COMMIT")

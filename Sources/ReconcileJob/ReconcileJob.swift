@@ -19,6 +19,8 @@ public struct ReconcileJob: Sendable {
         /// Changes newer than the run's start minus this are in flight, not drift.
         public var settle: Duration
         public var skipStudentDetails: Bool
+        /// Fold every stored event, not only those since the kept horizon, and replace the kept state.
+        public var fullRefold = false
         /// Everything but writing to the database.
         public var dryRun: Bool
         /// Where the report goes (`-` is stdout); `nil` writes none.
@@ -54,6 +56,10 @@ public struct ReconcileJob: Sendable {
         public var skipped: [LocalEventReader.Skipped]
         /// Enrollment id → period id, from this run's rosters.
         public var learnedPeriods: [Int: Int]
+        /// The fold to keep for the next run.
+        public var foldState: FoldStateStore.Update?
+        /// Whether this run folded every event (the first run, or `--full-refold`), not only the new ones.
+        public var foldedEverything: Bool
         public var seconds: Double
         public var summary: String { RunSummary.line(run, seconds: seconds) }
     }
@@ -107,7 +113,7 @@ public struct ReconcileJob: Sendable {
             if !options.dryRun {
                 try await Blocking.run { [outcome] in
                     try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
-                                     learnedPeriods: outcome.learnedPeriods, on: connection)
+                                     learnedPeriods: outcome.learnedPeriods, foldState: outcome.foldState, on: connection)
                 }
             }
             if let path = options.reportPath {
@@ -144,14 +150,17 @@ public struct ReconcileJob: Sendable {
         async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), index: index, logger: logger)
         let lookups = options.skipStudentDetails ? nil : StudentLookups(client: client, logger: logger, progress: options.progress)
         async let lookedUp = lookups?.run() ?? [:]
-        let (schema, tenant) = (options.schema, options.tenant)
+        let (schema, tenant, refold) = (options.schema, options.tenant, options.fullRefold)
         let local = try await Blocking.run {
-            try LocalEventReader(schema: schema).read(tenant: tenant, from: connection, settled: lookups.map { lookups in
+            try LocalEventReader(schema: schema).read(tenant: tenant, from: connection, refold: refold, settled: lookups.map { lookups in
                 { id, state in if let student = Reconciler.driftedStudent(state, remote: index.row(id)) { lookups.request(student) } }
             })
         }
         let (school, inScope, reads) = try await remote
-        logger.info("events folded", metadata: ["events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)"])
+        logger.info("events folded", metadata: [
+            "events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)",
+            "fold": "\(local.previousHorizon == nil ? "full" : "incremental")",
+        ])
         let roster = RemoteRoster(periods: inScope, reads: reads, scopeIsAllPeriods: options.scope == .all)
         let known = try await Blocking.run { try store.knownPeriods(tenant: tenant, on: connection) }
         var result = Reconciler(settleCutoff: now.addingTimeInterval(-options.settle.seconds))
@@ -181,7 +190,8 @@ public struct ReconcileJob: Sendable {
             calls: .init(calls: calls.totalCalls, retries: calls.retries, rereads: calls.rereads)
         )
         return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
-                       learnedPeriods: result.learnedPeriods, seconds: 0)
+                       learnedPeriods: result.learnedPeriods, foldState: local.update(tenant: options.tenant),
+                       foldedEverything: local.previousHorizon == nil, seconds: 0)
     }
 
     /// The school's periods, the ones in scope, and their rosters. Ids asked for that the school
@@ -229,7 +239,9 @@ public struct ReconcileJob: Sendable {
     }
 
     private static func optionsJSON(_ options: Options) -> String {
-        var json: [String: Any] = ["settle_seconds": Int(options.settle.seconds), "skip_student_details": options.skipStudentDetails]
+        var json: [String: Any] = [
+            "settle_seconds": Int(options.settle.seconds), "skip_student_details": options.skipStudentDetails, "full_refold": options.fullRefold,
+        ]
         if case .periods(let ids) = options.scope { json["periods"] = ids.sorted() }
         let data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)

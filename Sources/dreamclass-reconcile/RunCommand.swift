@@ -38,6 +38,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Do everything but write to the database.")
     var dryRun = false
 
+    @Flag(help: "Fold every stored event, not only those since the last run, and replace the kept state (it must come out the same).")
+    var fullRefold = false
+
     @Option(help: "Where the report goes; - is stdout (default: reports/drift-<tenant>-<UTC time>.<format>).")
     var report: String?
 
@@ -178,6 +181,7 @@ struct RunCommand: AsyncParsableCommand {
             reportPath: reportPath, format: format
         )
         options.interruption = { Interruption.signal.map(\.description) }
+        options.fullRefold = fullRefold
         var (code, run) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now, deadline: deadline,
                                                    detailedExitcode: detailedExitcode, label: label)
         if settings.backfill, !dryRun, let run, run.driftCount > 0, Interruption.signal == nil {

@@ -1,0 +1,98 @@
+import Foundation
+import Models
+import Postgres
+import Reconciliation
+
+/// Each tenant's folded state (`enrollment_states`) and the horizon it is complete up to
+/// (`fold_checkpoints`): what lets a run fold only the events stored since the last one.
+/// See `sql/006_fold_state.sql` for why the horizon is a transaction id.
+public struct FoldStateStore: Sendable {
+    /// What a run writes back, in the transaction that records it.
+    public struct Update: Sendable {
+        public var tenant: String
+        /// The states to write: all of them after a full fold, else the changed ones.
+        public var states: [EventFold.State]
+        /// A full fold replaces the tenant's states; an incremental one merges into them.
+        public var replacesAll: Bool
+        public var horizon: Int64
+        public var eventsFolded: Int
+
+        public init(tenant: String, states: [EventFold.State], replacesAll: Bool, horizon: Int64, eventsFolded: Int) {
+            self.tenant = tenant
+            self.states = states
+            self.replacesAll = replacesAll
+            self.horizon = horizon
+            self.eventsFolded = eventsFolded
+        }
+    }
+
+    public var schema: String
+
+    public init(schema: String) { self.schema = schema }
+
+    /// The snapshot's horizon: every transaction below it had ended when the snapshot was taken.
+    /// Call first in a REPEATABLE READ transaction, so it is that transaction's snapshot.
+    func snapshotHorizon(_ session: Session) throws -> Int64 {
+        try session.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").first?.decode(Int64.self, at: 0) ?? 0
+    }
+
+    /// The tenant's horizon, or `nil` when no run has kept a state yet.
+    public func horizon(tenant: String, on session: Session) throws -> Int64? {
+        try session.query("SELECT horizon FROM \(quoteIdentifier(schema)).fold_checkpoints WHERE tenant = $1", [tenant])
+            .first?.decode(Int64.self, at: 0)
+    }
+
+    /// The tenant's kept states, by enrollment id.
+    public func states(tenant: String, on session: Session) throws -> [Int: EventFold.State] {
+        var states: [Int: EventFold.State] = [:]
+        try session.stream("""
+            SELECT student_period_id, event_id, kind, event_millis, student_id, active, added_at
+            FROM \(quoteIdentifier(schema)).enrollment_states WHERE tenant = $1
+            """, [tenant]) { row in
+            let id: Int = try row.decode(at: 0)
+            guard let kind = LocalEvent.Kind(rawValue: try row.decode(Int.self, at: 2)) else { return }
+            var record: EnrollmentRecord?
+            if let student = try row.decodeIfPresent(Int.self, at: 4), let active = try row.decodeIfPresent(Bool.self, at: 5),
+                let addedAt = try row.decodeIfPresent(String.self, at: 6), let instant = Timestamp.parse(addedAt)
+            {
+                record = EnrollmentRecord(studentID: student, active: active, addedAt: addedAt, addedAtInstant: instant)
+            }
+            states[id] = EventFold.State(lastEvent: LocalEvent(
+                eventID: try row.decode(at: 1), kind: kind, timeMillis: try row.decode(at: 3), enrollmentID: id, record: record
+            ))
+        }
+        return states
+    }
+
+    /// Writes a run's fold back, with its horizon; part of the run's own transaction.
+    public func save(_ update: Update, runID: Int64?, on session: Session) throws {
+        let s = quoteIdentifier(schema)
+        try session.execute("""
+            CREATE TEMPORARY TABLE IF NOT EXISTS fold_staging (student_period_id bigint, event_id uuid, kind smallint,
+                event_millis bigint, student_id bigint, active boolean, added_at text) ON COMMIT DELETE ROWS
+            """)
+        try session.copyIn("COPY pg_temp.fold_staging FROM STDIN") { writer in
+            for state in update.states {
+                let event = state.lastEvent
+                try writer.row([event.enrollmentID, event.eventID, event.kind.rawValue, event.timeMillis,
+                                event.record?.studentID, event.record?.active, event.record?.addedAt])
+            }
+        }
+        if update.replacesAll {
+            try session.execute("DELETE FROM \(s).enrollment_states WHERE tenant = $1", [update.tenant])
+        }
+        try session.execute("""
+            INSERT INTO \(s).enrollment_states (tenant, student_period_id, event_id, kind, event_millis, student_id, active, added_at)
+            SELECT $1, student_period_id, event_id, kind, event_millis, student_id, active, added_at FROM pg_temp.fold_staging
+            ON CONFLICT (tenant, student_period_id) DO UPDATE SET event_id = excluded.event_id, kind = excluded.kind,
+                event_millis = excluded.event_millis, student_id = excluded.student_id, active = excluded.active,
+                added_at = excluded.added_at
+            """, [update.tenant])
+        try session.execute("""
+            INSERT INTO \(s).fold_checkpoints (tenant, horizon, events_folded, run_id) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (tenant) DO UPDATE SET horizon = excluded.horizon, run_id = excluded.run_id, updated_at = now(),
+                events_folded = CASE WHEN $5 THEN excluded.events_folded
+                                     ELSE \(s).fold_checkpoints.events_folded + excluded.events_folded END
+            """, [update.tenant, update.horizon, update.eventsFolded, runID, update.replacesAll])
+    }
+}
