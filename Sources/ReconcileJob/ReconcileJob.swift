@@ -60,6 +60,8 @@ public struct ReconcileJob: Sendable {
         public var foldState: FoldStateStore.Update?
         /// Whether this run folded every event (the first run, or `--full-refold`), not only the new ones.
         public var foldedEverything: Bool
+        /// How long reading and folding the stored events took.
+        public var foldSeconds: Double
         public var seconds: Double
         public var summary: String { RunSummary.line(run, seconds: seconds) }
     }
@@ -151,11 +153,13 @@ public struct ReconcileJob: Sendable {
         let lookups = options.skipStudentDetails ? nil : StudentLookups(client: client, logger: logger, progress: options.progress)
         async let lookedUp = lookups?.run() ?? [:]
         let (schema, tenant, refold) = (options.schema, options.tenant, options.fullRefold)
+        let foldStart = ContinuousClock.now
         let local = try await Blocking.run {
             try LocalEventReader(schema: schema).read(tenant: tenant, from: connection, refold: refold, settled: lookups.map { lookups in
                 { id, state in if let student = Reconciler.driftedStudent(state, remote: index.row(id)) { lookups.request(student) } }
             })
         }
+        let foldSeconds = (ContinuousClock.now - foldStart).seconds
         let (school, inScope, reads) = try await remote
         logger.info("events folded", metadata: [
             "events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)",
@@ -191,7 +195,7 @@ public struct ReconcileJob: Sendable {
         )
         return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
                        learnedPeriods: result.learnedPeriods, foldState: local.update(tenant: options.tenant),
-                       foldedEverything: local.previousHorizon == nil, seconds: 0)
+                       foldedEverything: local.previousHorizon == nil, foldSeconds: foldSeconds, seconds: 0)
     }
 
     /// The school's periods, the ones in scope, and their rosters. Ids asked for that the school

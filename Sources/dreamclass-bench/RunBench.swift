@@ -37,6 +37,8 @@ struct RunBench: AsyncParsableCommand {
     @Option(help: "Requests in flight.") var concurrency = 8
     @Flag(help: "Skip GetStudent (the local part alone, with --latency-ms 0).") var skipStudentDetails = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Option(help: "After the run, store this share of new events (0.01: 1%) and time an incremental run against a full refold.")
+    var thenNew: Double?
 
     func run() async throws {
         let (periods, enrollmentsPerPeriod, events) = scenario?.shape ?? (self.periods, self.enrollmentsPerPeriod, self.events)
@@ -101,6 +103,12 @@ struct RunBench: AsyncParsableCommand {
             .run(connection: connection, lockConnection: try Connection(conninfo: server.conninfo()), client: client)
         let wall = (ContinuousClock.now - start)
         let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        var incremental: [String: Any] = [:]
+        if let thenNew {
+            incremental = try await timeIncremental(
+                share: thenNew, events: ingested.stored, school: school, tenant: tenant, server: server, connection: connection, client: client
+            )
+        }
         try await client.shutdown()
         await simulator.stop()
 
@@ -112,7 +120,7 @@ struct RunBench: AsyncParsableCommand {
             "wall_s": seconds, "api_calls": calls, "lower_bound_s": bound, "ratio_to_bound": bound > 0 ? seconds / bound : 0,
             "events_per_s": Double(ingested.stored) / seconds, "peak_memory_mb": peakMemoryMB(), "memory_before_mb": memoryBefore,
             "cores": ProcessInfo.processInfo.activeProcessorCount,
-        ]
+        ].merging(incremental) { $1 }
         print("""
             run: \(outcome.summary)
             school: \(periods) periods × \(enrollmentsPerPeriod) enrollments, \(ingested.stored) events, \(drifted) drifted (\(outcome.run.driftCount) found)
@@ -121,10 +129,49 @@ struct RunBench: AsyncParsableCommand {
             events/s folded: \(Int(Double(ingested.stored) / seconds)); peak memory during the run: \(peakMemoryMB()) MB (\(memoryBefore) MB at its start, simulator's school included)
             cores: \(ProcessInfo.processInfo.activeProcessorCount)
             """)
+        if !incremental.isEmpty {
+            print(String(format: "then %d new events: incremental run %.2f s (fold %.2f s), full refold %.2f s (fold %.2f s)",
+                         incremental["new_events"] as! Int, incremental["incremental_s"] as! Double, incremental["incremental_fold_s"] as! Double,
+                         incremental["refold_s"] as! Double, incremental["refold_fold_s"] as! Double))
+        }
         if let json {
             let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: json))
         }
+    }
+}
+
+extension RunBench {
+    /// Stores `share × events` new UPDATED events that change nothing, then times the run twice:
+    /// incremental (the kept state and the new events) and `--full-refold` (every event).
+    func timeIncremental(
+        share: Double, events: Int, school: School, tenant: String, server: TemporaryPostgresServer, connection: Connection, client: DreamClassClient
+    ) async throws -> [String: Any] {
+        var random = SeededRandom(seed: 11)
+        let rows = school.enrollments.values.flatMap { $0 }
+        let count = Int(Double(events) * share)
+        let later = Int64(Date().timeIntervalSince1970 * 1000)
+        let lines = (0..<count).map { index in
+            WebhookEnvelope.body(id: UUID(random: &random), type: "STUDENT_PERIOD_UPDATED", tenant: tenant,
+                                 timestampMillis: later + Int64(index), signature: nil, data: rows[Int.random(in: rows.indices, using: &random)])
+        }
+        let file = FileManager.default.temporaryDirectory.appending(path: "bench-new-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
+        _ = try await Ingester(schema: "dreamclass").ingest(&reader, sourceName: "bench-new", into: [connection])
+        var timings: [String: Any] = ["new_events": count]
+        for (name, refold) in [("incremental", false), ("refold", true)] {
+            var options = ReconcileJob.Options(schema: "dreamclass", tenant: tenant, settle: .zero, skipStudentDetails: true)
+            options.fullRefold = refold
+            let start = ContinuousClock.now
+            let outcome = try await ReconcileJob(options: options)
+                .run(connection: connection, lockConnection: try Connection(conninfo: server.conninfo()), client: client)
+            let wall = ContinuousClock.now - start
+            timings[name + "_s"] = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+            timings[name + "_fold_s"] = outcome.foldSeconds
+        }
+        return timings
     }
 }
 
