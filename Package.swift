@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "OperationsTests",
             dependencies: [
-                "Settings", "Monitoring", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Models", "Signing", "TestSupport",
+                "Settings", "Monitoring", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Models", "Postgres", "Signing", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),

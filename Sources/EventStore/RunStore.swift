@@ -44,6 +44,15 @@ public struct RunStore: Sendable {
         return (previous, Dictionary(items.map { ($0.studentPeriodID, $0) }, uniquingKeysWith: { $1 }))
     }
 
+    /// When the tenant's last complete run (ok or drift) finished, and its id; `nil` when none did.
+    public func lastComplete(tenant: String, on connection: Connection) throws -> (runID: Int64, finishedAt: Date)? {
+        guard let row = try connection.query("""
+            SELECT run_id, finished_at FROM \(s).reconcile_runs
+            WHERE tenant = $1 AND status IN ('ok', 'drift') ORDER BY finished_at DESC LIMIT 1
+            """, [tenant]).first else { return nil }
+        return (try row.decode(Int64.self, at: 0), try row.decode(Date.self, at: 1))
+    }
+
     /// Writes a finished run whole, in one transaction: its items, skipped events, period reads,
     /// the periods it learned, the fold it kept, and last its counts and status. Until that commits, the run
     /// stays `running` and is never taken as complete.

@@ -21,6 +21,10 @@ public struct ReconcileJob: Sendable {
         public var skipStudentDetails: Bool
         /// Fold every stored event, not only those since the kept horizon, and replace the kept state.
         public var fullRefold = false
+        /// Skip the tenant (``ReconcileError/fresh(tenant:runID:finishedAt:)``) when its last complete
+        /// run finished within this: checked under the tenant's lock, so a fleet of workers runs
+        /// each school once.
+        public var freshWithin: Duration?
         /// Everything but writing to the database.
         public var dryRun: Bool
         /// Where the report goes (`-` is stdout); `nil` writes none.
@@ -90,6 +94,11 @@ public struct ReconcileJob: Sendable {
                 throw ReconcileError.locked(tenant: options.tenant)
             }
             do {
+                if let within = options.freshWithin, let last = try store.lastComplete(tenant: options.tenant, on: connection),
+                    Fleet.isFresh(finishedAt: last.finishedAt, now: now, within: within)
+                {
+                    throw ReconcileError.fresh(tenant: options.tenant, runID: last.runID, finishedAt: last.finishedAt)
+                }
                 if !options.dryRun {
                     let abandoned = try store.abandonUnfinished(tenant: options.tenant, on: connection)
                     if abandoned > 0 { logger.warning("earlier runs never finished; marked abandoned", metadata: ["runs": "\(abandoned)"]) }

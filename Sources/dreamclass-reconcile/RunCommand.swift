@@ -62,6 +62,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "With --all-tenants: schools run at once.")
     var parallel = 2
 
+    @Option(help: "Skip a school whose last complete run finished within this (90s, 15m, 2h, 1d); a school another worker holds is tried again after the rest. For several workers sharing the schools.")
+    var freshWithin: String?
+
     @Option(help: "Stop waiting on DreamClass (and the backfill's endpoint) after this: 90s, 15m, 2h, 1d (default: the school's deadline, else 3h). What is unread then is unverified; exit 75.")
     var deadline: String?
 
@@ -81,6 +84,9 @@ struct RunCommand: AsyncParsableCommand {
         if school != nil, allTenants { throw ValidationError("--school and --all-tenants exclude each other") }
         if allTenants, report != nil { throw ValidationError("--report names one file; with --all-tenants each school's report goes to its report_dir") }
         if parallel < 1 { throw ValidationError("--parallel takes 1 or more, not \(parallel)") }
+        if let freshWithin, parseDuration(freshWithin) == nil {
+            throw ValidationError("--fresh-within takes a duration (90s, 15m, 2h, 1d), not \"\(freshWithin)\"")
+        }
         try validateDeadline(deadline)
     }
 
@@ -137,38 +143,50 @@ struct RunCommand: AsyncParsableCommand {
         return schools
     }
 
-    /// Runs the schools side by side, `--parallel` at a time; one school's failure does not stop the others.
+    /// Runs the schools side by side, `--parallel` at a time; one school's failure does not stop the
+    /// others. With `--fresh-within`, a school another worker holds is tried again after the rest,
+    /// until it is fresh (that worker ran it) or free (that worker died or failed); a fresh school
+    /// is skipped and left out of the results.
     private func runAll(_ schools: [SchoolSettings], environment: [String: String]) async -> [(code: Int32, sample: MetricsFile.Sample)] {
-        await withTaskGroup(of: (Int32, MetricsFile.Sample).self) { group in
-            var pending = schools.makeIterator()
-            func addNext() -> Bool {
-                guard let settings = pending.next() else { return false }
-                let label = schools.count > 1 ? "[\(settings.name)] " : ""
-                group.addTask {
-                    let start = ContinuousClock.now
-                    var code: Int32 = 1
-                    var run: RunRecord?
-                    do { (code, run) = try await runSchool(settings, label: label, environment: environment) } catch {
-                        StandardStream.error.attempt("\(label)error: \(error)\n")
+        var results: [(code: Int32, sample: MetricsFile.Sample)] = []
+        var round = schools
+        while !round.isEmpty, Interruption.signal == nil {
+            var again: [SchoolSettings] = []
+            await withTaskGroup(of: (SchoolSettings, Fleet.Attempt, (Int32, MetricsFile.Sample)).self) { group in
+                var pending = round.makeIterator()
+                func addNext() -> Bool {
+                    guard let settings = pending.next() else { return false }
+                    let label = schools.count > 1 ? "[\(settings.name)] " : ""
+                    group.addTask {
+                        let start = ContinuousClock.now
+                        var (code, run, attempt): (Int32, RunRecord?, Fleet.Attempt) = (1, nil, .done)
+                        do { (code, run, attempt) = try await runSchool(settings, label: label, environment: environment) } catch {
+                            StandardStream.error.attempt("\(label)error: \(error)\n")
+                        }
+                        let status: RunRecord.Status = run?.status ?? (Interruption.signal != nil ? .interrupted : .failed)
+                        return (settings, attempt, (code, MetricsFile.Sample(tenant: settings.api.tenant, status: status, finishedAt: Date(),
+                                                                             seconds: (ContinuousClock.now - start).seconds, run: run)))
                     }
-                    let status: RunRecord.Status = run?.status ?? (Interruption.signal != nil ? .interrupted : .failed)
-                    return (code, MetricsFile.Sample(tenant: settings.api.tenant, status: status, finishedAt: Date(),
-                                                     seconds: (ContinuousClock.now - start).seconds, run: run))
+                    return true
                 }
-                return true
+                for _ in 0..<max(1, parallel) where !addNext() { break }
+                for await (settings, attempt, result) in group {
+                    switch attempt {
+                    case .done: results.append(result)
+                    case .fresh: break
+                    case .claimedElsewhere: again.append(settings)
+                    }
+                    _ = addNext()
+                }
             }
-            for _ in 0..<max(1, parallel) where !addNext() { break }
-            var results: [(code: Int32, sample: MetricsFile.Sample)] = []
-            for await result in group {
-                results.append(result)
-                _ = addNext()
-            }
-            return results.sorted { $0.sample.tenant < $1.sample.tenant }
+            if !again.isEmpty { try? await Task.sleep(for: .milliseconds(500)) }
+            round = again
         }
+        return results.sorted { $0.sample.tenant < $1.sample.tenant }
     }
 
     /// One school: the run, then the backfill when asked. Flags win over the file's settings.
-    private func runSchool(_ settings: SchoolSettings, label: String, environment: [String: String]) async throws -> (Int32, RunRecord?) {
+    private func runSchool(_ settings: SchoolSettings, label: String, environment: [String: String]) async throws -> (Int32, RunRecord?, Fleet.Attempt) {
         let now = Date()
         let deadline = ContinuousClock.now + (self.deadline.flatMap(parseDuration) ?? settings.deadline)
         var scope = settings.scope
@@ -182,7 +200,8 @@ struct RunCommand: AsyncParsableCommand {
         )
         options.interruption = { Interruption.signal.map(\.description) }
         options.fullRefold = fullRefold
-        var (code, run) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now, deadline: deadline,
+        options.freshWithin = freshWithin.flatMap(parseDuration)
+        var (code, run, attempt) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now, deadline: deadline,
                                                    detailedExitcode: detailedExitcode, label: label)
         if settings.backfill, !dryRun, let run, run.driftCount > 0, Interruption.signal == nil {
             var fill = backfillOptions
@@ -197,14 +216,14 @@ struct RunCommand: AsyncParsableCommand {
             )
             code = ExitStatus.worst([code, backfilled])
         }
-        return (code, run)
+        return (code, run, attempt)
     }
 
     /// Runs one reconciliation and prints its summary; returns the exit code, and the run when it finished.
     static func reconcile(
         options: ReconcileJob.Options, api: DreamClassConfiguration, global: GlobalOptions, now: Date,
         deadline: ContinuousClock.Instant, detailedExitcode: Bool, label: String = ""
-    ) async throws -> (Int32, RunRecord?) {
+    ) async throws -> (Int32, RunRecord?, Fleet.Attempt) {
         let logger = try global.makeLogger(label: "run")
         Secrets.register(api.apiKey)
         let client = try DreamClassClient(configuration: api, deadline: deadline, logger: logger)
@@ -226,15 +245,20 @@ struct RunCommand: AsyncParsableCommand {
             }
             if let path = options.reportPath, path != "-" { try out.write(label + "report: \(path)\n") }
             if options.dryRun { try out.write(label + "dry run: nothing was written to the database\n") }
-            return (ExitStatus.of(outcome.run, detailed: detailedExitcode), outcome.run)
+            return (ExitStatus.of(outcome.run, detailed: detailedExitcode), outcome.run, .done)
         } catch {
             try? await client.shutdown()
+            if case ReconcileError.fresh = error, options.freshWithin != nil {
+                StandardStream.output.attempt(label + "skipped: \(error)\n")
+                return (ExitStatus.ok, nil, .fresh)
+            }
+            if case ReconcileError.locked = error, options.freshWithin != nil { return (ExitStatus.ok, nil, .claimedElsewhere) }
             StandardStream.error.attempt(label + "error: \(error)\n")
             // Another run holds the lock, or the night ended before DreamClass answered: try later.
-            if case ReconcileError.locked = error { return (ExitStatus.tryAgain, nil) }
-            if case DreamClassError.deadlinePassed = error { return (ExitStatus.tryAgain, nil) }
-            if case ReconcileError.interrupted = error { return (Interruption.exitCode ?? 130, nil) }
-            return (ExitStatus.error, nil)
+            if case ReconcileError.locked = error { return (ExitStatus.tryAgain, nil, .done) }
+            if case DreamClassError.deadlinePassed = error { return (ExitStatus.tryAgain, nil, .done) }
+            if case ReconcileError.interrupted = error { return (Interruption.exitCode ?? 130, nil, .done) }
+            return (ExitStatus.error, nil, .done)
         }
     }
 }

@@ -33,7 +33,7 @@ import Glibc
         }
         let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         return ("https://127.0.0.1:\(port)/dreamclassapi/v1", "\(directory)/cert.pem", {
-            if let number = Int32(pid) { kill(number, SIGTERM) }
+            if let number = Int32(pid) { kill(number, SIGKILL) }
             try? FileManager.default.removeItem(atPath: directory)
         })
     }

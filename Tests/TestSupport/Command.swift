@@ -25,7 +25,15 @@ public enum Command {
     /// of Swift's cooperative pool to answer the command while it runs.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async -> Result {
         await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: runBlocking(executable, arguments, environment: environment)) }.start()
+            Thread {
+                // The command starts with no signal blocked, as from a terminal: a thread inherits
+                // the mask of the runtime thread that made it, and a shell with SIGCHLD blocked
+                // waits for its children for ever, a server with SIGTERM blocked never stops.
+                var none = sigset_t()
+                sigemptyset(&none)
+                pthread_sigmask(SIG_SETMASK, &none, nil)
+                continuation.resume(returning: runBlocking(executable, arguments, environment: environment))
+            }.start()
         }
     }
 

@@ -1,0 +1,101 @@
+import DreamClassSimulator
+import Foundation
+import Postgres
+import Testing
+import TestSupport
+
+/// Several `run --all-tenants --fresh-within` workers share the schools of one configuration
+/// through PostgreSQL: every school gets one complete run, none two, even when a worker dies.
+@Suite(.serialized) struct FleetTests {
+    static let schools = 30
+
+    struct Fleet {
+        var database: TestDatabase
+        var work: URL
+        var config: URL
+        var simulators: [DreamClassSimulator]
+    }
+
+    static func makeFleet(_ label: String) async throws -> Fleet {
+        let database = try TestPostgres.makeDatabase(label)
+        let work = FileManager.default.temporaryDirectory.appending(path: "\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try "fleet-key".write(to: work.appending(path: "key"), atomically: true, encoding: .utf8)
+        var simulators: [DreamClassSimulator] = []
+        var yaml = "defaults:\n  settle: 0\n  report_dir: \(work.appending(path: "reports").path)\n  api_key_file: \(work.appending(path: "key").path)\nschools:\n"
+        for index in 0..<schools {
+            var settings = SimulatorSettings(apiKey: "fleet-key", schoolCode: "F", tenant: "school-\(index)")
+            // Slow enough that the workers' runs overlap.
+            settings.latency = .milliseconds(80) ... .milliseconds(120)
+            let simulator = DreamClassSimulator(school: .generate(periods: 2, studentsPerPeriod: 3, seed: UInt64(index + 1)), settings: settings)
+            yaml += "  school-\(index):\n    base_url: \(try await simulator.start())\n    school_code: F\n"
+            simulators.append(simulator)
+        }
+        let config = work.appending(path: "schools.yaml")
+        try yaml.write(to: config, atomically: true, encoding: .utf8)
+        _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        return Fleet(database: database, work: work, config: config, simulators: simulators)
+    }
+
+    /// Starts a worker in the background; its pid goes to `pidFile`, its exit status to stdout.
+    static func worker(_ fleet: Fleet, pidFile: URL) async -> Command.Result {
+        let script = #""$0" run --all-tenants --fresh-within 1h --parallel 2 --skip-student-details & echo $! > "$1"; wait $!; echo "exit=$?""#
+        return await Command.run("/bin/bash", ["-c", script, Command.buildDirectory + "/dreamclass-reconcile", pidFile.path], environment: [
+            "DREAMCLASS_CONFIG": fleet.config.path, "DATABASE_URL": fleet.database.conninfo, "LOG_LEVEL": "error",
+        ])
+    }
+
+    /// Complete runs (ok or drift) per tenant.
+    static func completeRuns(_ connection: Connection) throws -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: try connection.query(
+            "SELECT tenant, count(*) FROM dreamclass.reconcile_runs WHERE status IN ('ok', 'drift') GROUP BY tenant"
+        ).rows.map { (try $0.decode(String.self, at: 0), try $0.decode(Int.self, at: 1)) })
+    }
+
+    static func stop(_ fleet: Fleet) async {
+        for simulator in fleet.simulators { await simulator.stop() }
+        try? FileManager.default.removeItem(at: fleet.work)
+    }
+
+    @Test func threeWorkersRunEverySchoolOnceAndNoneTwice() async throws {
+        let fleet = try await Self.makeFleet("fleet")
+        let results = await withTaskGroup(of: Command.Result.self) { group in
+            for index in 0..<3 { group.addTask { await Self.worker(fleet, pidFile: fleet.work.appending(path: "pid-\(index)")) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        await Self.stop(fleet)
+        for result in results { #expect(result.stdout.contains("exit=0"), "\(result.stdout)\n\(result.stderr)") }
+        let runs = try Self.completeRuns(try fleet.database.connect())
+        #expect(runs.count == Self.schools)
+        #expect(runs.values.allSatisfy { $0 == 1 }, "\(runs.filter { $0.value != 1 })")
+        // The work was shared: no worker ran them all.
+        let ran = results.map { $0.stdout.components(separatedBy: "drift:").count - 1 }
+        #expect(ran.reduce(0, +) == Self.schools)
+        #expect(ran.allSatisfy { $0 < Self.schools }, "\(ran)")
+    }
+
+    @Test func aWorkerKilledMidRunLeavesItsSchoolToTheOthers() async throws {
+        let fleet = try await Self.makeFleet("fleet-kill")
+        let connection = try fleet.database.connect()
+        let victim = fleet.work.appending(path: "pid-victim")
+        async let others = withTaskGroup(of: Command.Result.self) { group in
+            for index in 0..<2 { group.addTask { await Self.worker(fleet, pidFile: fleet.work.appending(path: "pid-\(index)")) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        async let killed = Self.worker(fleet, pidFile: victim)
+        // Once the victim has a run under way (a `running` row whose lock it holds), kill it.
+        try await waitUntil("the fleet to be under way", timeout: .seconds(120), interval: .milliseconds(20)) {
+            let started = try connection.query("SELECT count(*) FROM dreamclass.reconcile_runs WHERE status IN ('ok', 'drift')").first?.decode(Int.self, at: 0) ?? 0
+            return started >= 6 && FileManager.default.fileExists(atPath: victim.path)
+        }
+        let pid = try String(contentsOf: victim, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = await Command.run("/bin/sh", ["-c", "kill -9 \(pid)"])
+        let (survivors, dead) = await (others, killed)
+        #expect(dead.stdout.contains("exit=137"), "\(dead.stdout)")
+        for result in survivors { #expect(result.stdout.contains("exit=0"), "\(result.stdout)\n\(result.stderr)") }
+        let runs = try Self.completeRuns(connection)
+        await Self.stop(fleet)
+        #expect(runs.count == Self.schools, "every school completed, the dead worker's too")
+        #expect(runs.values.allSatisfy { $0 == 1 }, "\(runs.filter { $0.value != 1 })")
+    }
+}
