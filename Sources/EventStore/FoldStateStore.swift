@@ -67,27 +67,36 @@ public struct FoldStateStore: Sendable {
     /// Writes a run's fold back, with its horizon; part of the run's own transaction.
     public func save(_ update: Update, runID: Int64?, on session: Session) throws {
         let s = quoteIdentifier(schema)
-        try session.execute("""
-            CREATE TEMPORARY TABLE IF NOT EXISTS fold_staging (student_period_id bigint, event_id uuid, kind smallint,
-                event_millis bigint, student_id bigint, active boolean, added_at text) ON COMMIT DELETE ROWS
-            """)
-        try session.copyIn("COPY pg_temp.fold_staging FROM STDIN") { writer in
-            for state in update.states {
-                let event = state.lastEvent
-                try writer.row([event.enrollmentID, event.eventID, event.kind.rawValue, event.timeMillis,
-                                event.record?.studentID, event.record?.active, event.record?.addedAt])
+        /// The states as COPY rows, with the tenant first when `withTenant`.
+        func copy(into table: String, withTenant: Bool) throws {
+            let columns = (withTenant ? "tenant, " : "") + "student_period_id, event_id, kind, event_millis, student_id, active, added_at"
+            try session.copyIn("COPY \(table) (\(columns)) FROM STDIN") { writer in
+                for state in update.states {
+                    let event = state.lastEvent
+                    let row: [(any PostgresEncodable)?] = [event.enrollmentID, event.eventID, event.kind.rawValue, event.timeMillis,
+                                                           event.record?.studentID, event.record?.active, event.record?.addedAt]
+                    try writer.row(withTenant ? [update.tenant] + row : row)
+                }
             }
         }
         if update.replacesAll {
+            // A full fold's states replace the tenant's whole: straight in, nothing to merge.
             try session.execute("DELETE FROM \(s).enrollment_states WHERE tenant = $1", [update.tenant])
+            try copy(into: "\(s).enrollment_states", withTenant: true)
+        } else {
+            try session.execute("""
+                CREATE TEMPORARY TABLE IF NOT EXISTS fold_staging (student_period_id bigint, event_id uuid, kind smallint,
+                    event_millis bigint, student_id bigint, active boolean, added_at text) ON COMMIT DELETE ROWS
+                """)
+            try copy(into: "pg_temp.fold_staging", withTenant: false)
+            try session.execute("""
+                INSERT INTO \(s).enrollment_states (tenant, student_period_id, event_id, kind, event_millis, student_id, active, added_at)
+                SELECT $1, student_period_id, event_id, kind, event_millis, student_id, active, added_at FROM pg_temp.fold_staging
+                ON CONFLICT (tenant, student_period_id) DO UPDATE SET event_id = excluded.event_id, kind = excluded.kind,
+                    event_millis = excluded.event_millis, student_id = excluded.student_id, active = excluded.active,
+                    added_at = excluded.added_at
+                """, [update.tenant])
         }
-        try session.execute("""
-            INSERT INTO \(s).enrollment_states (tenant, student_period_id, event_id, kind, event_millis, student_id, active, added_at)
-            SELECT $1, student_period_id, event_id, kind, event_millis, student_id, active, added_at FROM pg_temp.fold_staging
-            ON CONFLICT (tenant, student_period_id) DO UPDATE SET event_id = excluded.event_id, kind = excluded.kind,
-                event_millis = excluded.event_millis, student_id = excluded.student_id, active = excluded.active,
-                added_at = excluded.added_at
-            """, [update.tenant])
         try session.execute("""
             INSERT INTO \(s).fold_checkpoints (tenant, horizon, events_folded, run_id) VALUES ($1, $2, $3, $4)
             ON CONFLICT (tenant) DO UPDATE SET horizon = excluded.horizon, run_id = excluded.run_id, updated_at = now(),

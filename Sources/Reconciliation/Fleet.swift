@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// How workers of a fleet (`run --all-tenants --fresh-within` on several hosts) share the schools:
 /// a worker takes a school's lock without waiting, then runs it only when no complete run of it
@@ -6,7 +7,7 @@ import Foundation
 public enum Fleet {
     /// Whether a complete run that finished at `finishedAt` is recent enough to skip the school.
     public static func isFresh(finishedAt: Date, now: Date, within: Duration) -> Bool {
-        now.timeIntervalSince(finishedAt) < Double(within.components.seconds) + Double(within.components.attoseconds) / 1e18
+        now.timeIntervalSince(finishedAt) < within.seconds
     }
 
     /// What a worker does with a school after trying it.

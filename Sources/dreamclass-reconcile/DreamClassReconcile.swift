@@ -7,7 +7,7 @@ struct DreamClassReconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dreamclass-reconcile",
         abstract: "Find and repair the DreamClass student-period webhooks a school's systems missed.",
-        subcommands: [DemoCommand.self, MigrateCommand.self, IngestCommand.self, RunCommand.self, BackfillCommand.self, ReportCommand.self, RunsCommand.self, ConfigCommand.self, ServeCommand.self]
+        subcommands: [DemoCommand.self, MigrateCommand.self, IngestCommand.self, RunCommand.self, BackfillCommand.self, ReportCommand.self, RunsCommand.self, PruneCommand.self, ConfigCommand.self, ServeCommand.self]
     )
 
     /// ArgumentParser's own `main`, after making a closed pipe an error of the write that meets

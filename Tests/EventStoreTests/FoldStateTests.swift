@@ -101,4 +101,52 @@ import Testing
         #expect(try Self.dump(connection) == kept)
         #expect(!kept.isEmpty)
     }
+
+    @Test func aStoreUpgradedWithEventsInItBuildsTheStateOnTheFirstRun() throws {
+        let database = try TestPostgres.makeDatabase("fold-upgrade")
+        let connection = try database.connect()
+        // A store as the release before the incremental fold left it, with events.
+        try Migrator(schema: "dreamclass", migrations: Migration.bundled.filter { $0.version < 6 }).migrate(connection)
+        try connection.ingest((1...5).map { Self.body(.created, enrollment: $0, millis: 1_000, active: true, id: UUID()) })
+        try Migrator(schema: "dreamclass").migrate(connection)
+
+        let first = try Self.keep(connection)
+        #expect(first.previousHorizon == nil, "no kept state yet: every event is folded")
+        #expect(first.fold.states.count == 5)
+        try connection.ingest([Self.body(.deleted, enrollment: 3, millis: 2_000, active: true, id: UUID())])
+        let next = try Self.keep(connection)
+        #expect(next.previousHorizon != nil)
+        #expect(next.fold.eventsFolded == 1, "the events from before the upgrade are not read again")
+        #expect(next.fold.states.count == 5)
+        #expect(next.fold.states[3]?.isDeleted == true)
+    }
+
+    @Test func pruneRemovesOnlyFoldedLosersAndTheStateStaysTheSame() throws {
+        let (_, connection) = try TestPostgres.makeStore("fold-prune")
+        let (created, updated, other) = (UUID(), UUID(), UUID())
+        try connection.ingest([
+            Self.body(.created, enrollment: 1, millis: 1_000, active: true, id: created),
+            Self.body(.updated, enrollment: 1, millis: 2_000, active: false, id: updated),
+            Self.body(.created, enrollment: 2, millis: 1_000, active: true, id: other),
+        ])
+        let retention = EventRetention(schema: "dreamclass")
+        let later = Date().addingTimeInterval(3_600)
+        #expect(try retention.prune(storedBefore: later, dryRun: true, on: connection).isEmpty, "nothing is pruned before a run folded it")
+        _ = try Self.keep(connection)
+        // Stored after the run: above the horizon, so never pruned, even though it loses.
+        let unfolded = UUID()
+        try connection.ingest([Self.body(.created, enrollment: 1, millis: 500, active: true, id: unfolded)])
+
+        #expect(try retention.prune(storedBefore: Date().addingTimeInterval(-3_600), dryRun: true, on: connection).isEmpty, "younger than the window")
+        #expect(try retention.prune(storedBefore: later, dryRun: true, on: connection) == [Self.tenant: 1])
+        #expect(try retention.prune(storedBefore: later, dryRun: false, on: connection) == [Self.tenant: 1])
+        let left = Set(try connection.query("SELECT event_id FROM dreamclass.webhook_events").rows.map { try $0.decode(UUID.self, at: 0) })
+        #expect(left == [updated, other, unfolded])
+
+        _ = try Self.keep(connection)
+        let kept = try Self.dump(connection)
+        _ = try Self.keep(connection, refold: true)
+        #expect(try Self.dump(connection) == kept)
+        #expect(kept.contains(updated.uuidString.lowercased()))
+    }
 }

@@ -100,4 +100,19 @@ import Testing
         visit(try #require(root["command"] as? [String: Any]))
         #expect(missing.isEmpty, "cron/dreamclass-reconcile.1 is stale (regenerate it, see the README): \(missing)")
     }
+
+    /// The Kubernetes CronJob runs `run` with options the binary has, and mounts secrets as files.
+    @Test func theKubernetesCronJobUsesOptionsTheBinaryHas() async throws {
+        let manifest = try String(contentsOf: NightlyTests.packageRoot.appending(path: "cron/kubernetes-cronjob.yaml"), encoding: .utf8)
+        let help = await Command.run("dreamclass-reconcile", ["run", "--help"])
+        let flags = manifest.split(separator: "\n").compactMap { line -> String? in
+            let item = line.trimmingCharacters(in: .whitespaces)
+            guard item.hasPrefix("- --") else { return nil }
+            return String(item.dropFirst(2).prefix { $0 != "=" })
+        }
+        #expect(flags.contains("--fresh-within") && flags.contains("--all-tenants"))
+        for flag in flags { #expect(help.stdout.contains(flag), "\(flag) is not an option of `run`") }
+        #expect(manifest.contains("concurrencyPolicy: Forbid"))
+        #expect(!manifest.contains("DREAMCLASS_API_KEY:"), "API keys are mounted files, not environment values")
+    }
 }
