@@ -10,19 +10,27 @@ public struct FoldStateStore: Sendable {
     /// What a run writes back, in the transaction that records it.
     public struct Update: Sendable {
         public var tenant: String
-        /// The states to write: all of them after a full fold, else the changed ones.
-        public var states: [EventFold.State]
+        /// The fold (its storage shared, not copied): all its states are written after a full
+        /// fold, the changed ones after an incremental one.
+        public var fold: EventFold
         /// A full fold replaces the tenant's states; an incremental one merges into them.
         public var replacesAll: Bool
         public var horizon: Int64
-        public var eventsFolded: Int
 
-        public init(tenant: String, states: [EventFold.State], replacesAll: Bool, horizon: Int64, eventsFolded: Int) {
+        public init(tenant: String, fold: EventFold, replacesAll: Bool, horizon: Int64) {
             self.tenant = tenant
-            self.states = states
+            self.fold = fold
             self.replacesAll = replacesAll
             self.horizon = horizon
-            self.eventsFolded = eventsFolded
+        }
+
+        /// Calls `body` with what is written: every state, or the changed ones.
+        func forEachState(_ body: (EventFold.State) throws -> Void) rethrows {
+            if replacesAll {
+                for state in fold.states.values { try body(state) }
+            } else {
+                for id in fold.changed { if let state = fold.states[id] { try body(state) } }
+            }
         }
     }
 
@@ -71,7 +79,7 @@ public struct FoldStateStore: Sendable {
         func copy(into table: String, withTenant: Bool) throws {
             let columns = (withTenant ? "tenant, " : "") + "student_period_id, event_id, kind, event_millis, student_id, active, added_at"
             try session.copyIn("COPY \(table) (\(columns)) FROM STDIN") { writer in
-                for state in update.states {
+                try update.forEachState { state in
                     let event = state.lastEvent
                     let row: [(any PostgresEncodable)?] = [event.enrollmentID, event.eventID, event.kind.rawValue, event.timeMillis,
                                                            event.record?.studentID, event.record?.active, event.record?.addedAt]
@@ -102,6 +110,6 @@ public struct FoldStateStore: Sendable {
             ON CONFLICT (tenant) DO UPDATE SET horizon = excluded.horizon, run_id = excluded.run_id, updated_at = now(),
                 events_folded = CASE WHEN $5 THEN excluded.events_folded
                                      ELSE \(s).fold_checkpoints.events_folded + excluded.events_folded END
-            """, [update.tenant, update.horizon, update.eventsFolded, runID, update.replacesAll])
+            """, [update.tenant, update.horizon, update.fold.eventsFolded, runID, update.replacesAll])
     }
 }

@@ -30,9 +30,7 @@ public struct LocalEventReader: Sendable {
 
         /// What the run writes back of this fold.
         public func update(tenant: String) -> FoldStateStore.Update {
-            let full = previousHorizon == nil
-            let states = full ? Array(fold.states.values) : fold.changed.compactMap { fold.states[$0] }
-            return FoldStateStore.Update(tenant: tenant, states: states, replacesAll: full, horizon: horizon, eventsFolded: fold.eventsFolded)
+            FoldStateStore.Update(tenant: tenant, fold: fold, replacesAll: previousHorizon == nil, horizon: horizon)
         }
     }
 

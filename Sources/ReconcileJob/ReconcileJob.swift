@@ -58,7 +58,7 @@ public struct ReconcileJob: Sendable {
         public var items: [StoredDriftItem]
         public var periods: [PeriodReadRecord]
         public var skipped: [LocalEventReader.Skipped]
-        /// Enrollment id → period id, from this run's rosters.
+        /// Enrollment id → period id, from this run's rosters, where the store did not know it yet.
         public var learnedPeriods: [Int: Int]
         /// The fold to keep for the next run.
         public var foldState: FoldStateStore.Update?
@@ -203,7 +203,8 @@ public struct ReconcileJob: Sendable {
             calls: .init(calls: calls.totalCalls, retries: calls.retries, rereads: calls.rereads)
         )
         return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
-                       learnedPeriods: result.learnedPeriods, foldState: local.update(tenant: options.tenant),
+                       learnedPeriods: RunAssembly.periodsToRecord(learned: result.learnedPeriods, known: known),
+                       foldState: local.update(tenant: options.tenant),
                        foldedEverything: local.previousHorizon == nil, foldSeconds: foldSeconds, seconds: 0)
     }
 

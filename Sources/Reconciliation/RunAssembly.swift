@@ -89,6 +89,12 @@ public enum RunAssembly {
         return Assembled(record: record, items: items, periods: periodReads(roster: roster, confirmFailures: confirmFailures))
     }
 
+    /// The enrollments whose period this run learned anew or saw move: the rest the store knows
+    /// already, and a night of a large school need not write them all again.
+    public static func periodsToRecord(learned: [Int: Int], known: [Int: Int]) -> [Int: Int] {
+        learned.filter { known[$0.key] != $0.value }
+    }
+
     /// A run that could not read a period is incomplete, whatever it found; else drift or ok. The
     /// error names every unread period and why.
     public static func status(failures: [Int: String], driftItems: Int) -> (RunRecord.Status, String?) {

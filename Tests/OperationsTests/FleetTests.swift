@@ -39,7 +39,7 @@ import TestSupport
 
     /// Starts a worker in the background; its pid goes to `pidFile`, its exit status to stdout.
     static func worker(_ fleet: Fleet, pidFile: URL) async -> Command.Result {
-        let script = #""$0" run --all-tenants --fresh-within 1h --parallel 2 --skip-student-details & echo $! > "$1"; wait $!; echo "exit=$?""#
+        let script = #""$0" run --all-tenants --fresh-within 1h --parallel 1 --skip-student-details & echo $! > "$1"; wait $!; echo "exit=$?""#
         return await Command.run("/bin/bash", ["-c", script, Command.buildDirectory + "/dreamclass-reconcile", pidFile.path], environment: [
             "DREAMCLASS_CONFIG": fleet.config.path, "DATABASE_URL": fleet.database.conninfo, "LOG_LEVEL": "error",
         ])

@@ -91,6 +91,12 @@ import Testing
         #expect((assembled.record.newItems, assembled.record.persistingItems, assembled.record.resolvedItems) == (1, 1, 1))
     }
 
+    @Test func onlyNewOrMovedPeriodsAreRecordedAgain() {
+        let learned = [1: 10, 2: 10, 3: 20]
+        #expect(RunAssembly.periodsToRecord(learned: learned, known: [:]) == learned)
+        #expect(RunAssembly.periodsToRecord(learned: learned, known: [1: 10, 2: 11, 3: 20, 4: 30]) == [2: 10])
+    }
+
     @Test func theEarlyLookupAsksOnlyForRowsThatDiffer() {
         let row = Self.row(1)
         let same = EventFold.fold([Self.created(row)]).states[1]!
