@@ -44,12 +44,12 @@ public struct RunStore: Sendable {
         return (previous, Dictionary(items.map { ($0.studentPeriodID, $0) }, uniquingKeysWith: { $1 }))
     }
 
-    /// When the tenant's last complete run (ok or drift) finished, and its id; `nil` when none did.
-    public func lastComplete(tenant: String, on connection: Connection) throws -> (runID: Int64, finishedAt: Date)? {
+    /// When the tenant's last complete run (ok or drift) of `scope` finished, and its id; `nil` when none did.
+    public func lastComplete(tenant: String, scope: String, on connection: Connection) throws -> (runID: Int64, finishedAt: Date)? {
         guard let row = try connection.query("""
             SELECT run_id, finished_at FROM \(s).reconcile_runs
-            WHERE tenant = $1 AND status IN ('ok', 'drift') ORDER BY finished_at DESC LIMIT 1
-            """, [tenant]).first else { return nil }
+            WHERE tenant = $1 AND scope = $2 AND status IN ('ok', 'drift') ORDER BY finished_at DESC LIMIT 1
+            """, [tenant, scope]).first else { return nil }
         return (try row.decode(Int64.self, at: 0), try row.decode(Date.self, at: 1))
     }
 

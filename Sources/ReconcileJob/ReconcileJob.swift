@@ -62,8 +62,6 @@ public struct ReconcileJob: Sendable {
         public var learnedPeriods: [Int: Int]
         /// The fold to keep for the next run.
         public var foldState: FoldStateStore.Update?
-        /// Whether this run folded every event (the first run, or `--full-refold`), not only the new ones.
-        public var foldedEverything: Bool
         /// How long reading and folding the stored events took.
         public var foldSeconds: Double
         public var seconds: Double
@@ -94,7 +92,7 @@ public struct ReconcileJob: Sendable {
                 throw ReconcileError.locked(tenant: options.tenant)
             }
             do {
-                if let within = options.freshWithin, let last = try store.lastComplete(tenant: options.tenant, on: connection),
+                if let within = options.freshWithin, let last = try store.lastComplete(tenant: options.tenant, scope: options.scope.key, on: connection),
                     Fleet.isFresh(finishedAt: last.finishedAt, now: now, within: within)
                 {
                     throw ReconcileError.fresh(tenant: options.tenant, runID: last.runID, finishedAt: last.finishedAt)
@@ -205,7 +203,7 @@ public struct ReconcileJob: Sendable {
         return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
                        learnedPeriods: RunAssembly.periodsToRecord(learned: result.learnedPeriods, known: known),
                        foldState: local.update(tenant: options.tenant),
-                       foldedEverything: local.previousHorizon == nil, foldSeconds: foldSeconds, seconds: 0)
+                       foldSeconds: foldSeconds, seconds: 0)
     }
 
     /// The school's periods, the ones in scope, and their rosters. Ids asked for that the school
