@@ -31,11 +31,10 @@ CREATE TABLE enrollment_states (
     PRIMARY KEY (tenant, student_period_id)
 );
 
--- Per tenant: the horizon the state is complete up to, and what went into it.
+-- Per tenant: the horizon the state is complete up to, and the run that kept it.
 CREATE TABLE fold_checkpoints (
-    tenant        text        PRIMARY KEY,
-    horizon       bigint      NOT NULL,
-    events_folded bigint      NOT NULL,
-    run_id        bigint,
-    updated_at    timestamptz NOT NULL DEFAULT now()
+    tenant     text        PRIMARY KEY,
+    horizon    bigint      NOT NULL,
+    run_id     bigint,
+    updated_at timestamptz NOT NULL DEFAULT now()
 );

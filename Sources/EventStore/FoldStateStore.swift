@@ -106,10 +106,8 @@ public struct FoldStateStore: Sendable {
                 """, [update.tenant])
         }
         try session.execute("""
-            INSERT INTO \(s).fold_checkpoints (tenant, horizon, events_folded, run_id) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (tenant) DO UPDATE SET horizon = excluded.horizon, run_id = excluded.run_id, updated_at = now(),
-                events_folded = CASE WHEN $5 THEN excluded.events_folded
-                                     ELSE \(s).fold_checkpoints.events_folded + excluded.events_folded END
-            """, [update.tenant, update.horizon, update.fold.eventsFolded, runID, update.replacesAll])
+            INSERT INTO \(s).fold_checkpoints (tenant, horizon, run_id) VALUES ($1, $2, $3)
+            ON CONFLICT (tenant) DO UPDATE SET horizon = excluded.horizon, run_id = excluded.run_id, updated_at = now()
+            """, [update.tenant, update.horizon, runID])
     }
 }

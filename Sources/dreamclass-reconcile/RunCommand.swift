@@ -248,7 +248,7 @@ struct RunCommand: AsyncParsableCommand {
             return (ExitStatus.of(outcome.run, detailed: detailedExitcode), outcome.run, .done)
         } catch {
             try? await client.shutdown()
-            if case ReconcileError.fresh = error, options.freshWithin != nil {
+            if case ReconcileError.fresh = error {
                 StandardStream.output.attempt(label + "skipped: \(error)\n")
                 return (ExitStatus.ok, nil, .fresh)
             }
