@@ -37,11 +37,12 @@ import TestSupport
         return Fleet(database: database, work: work, config: config, simulators: simulators)
     }
 
-    /// Starts a worker in the background; its pid goes to `pidFile`, its exit status to stdout.
-    static func worker(_ fleet: Fleet, pidFile: URL) async -> Command.Result {
+    /// Starts a worker in the background; its pid goes to `pidFile`, its exit status to stdout. Its
+    /// database sessions carry `name` (PGAPPNAME), so a test can see which locks it holds.
+    static func worker(_ fleet: Fleet, pidFile: URL, name: String = "fleet-worker") async -> Command.Result {
         let script = #""$0" run --all-tenants --fresh-within 1h --parallel 1 --skip-student-details & echo $! > "$1"; wait $!; echo "exit=$?""#
         return await Command.run("/bin/bash", ["-c", script, Command.buildDirectory + "/dreamclass-reconcile", pidFile.path], environment: [
-            "DREAMCLASS_CONFIG": fleet.config.path, "DATABASE_URL": fleet.database.conninfo, "LOG_LEVEL": "error",
+            "DREAMCLASS_CONFIG": fleet.config.path, "DATABASE_URL": fleet.database.conninfo, "LOG_LEVEL": "error", "PGAPPNAME": name,
         ])
     }
 
@@ -82,11 +83,18 @@ import TestSupport
             for index in 0..<2 { group.addTask { await Self.worker(fleet, pidFile: fleet.work.appending(path: "pid-\(index)")) } }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        async let killed = Self.worker(fleet, pidFile: victim)
-        // Once the victim has a run under way (a `running` row whose lock it holds), kill it.
-        try await waitUntil("the fleet to be under way", timeout: .seconds(120), interval: .milliseconds(20)) {
-            let started = try connection.query("SELECT count(*) FROM dreamclass.reconcile_runs WHERE status IN ('ok', 'drift')").first?.decode(Int.self, at: 0) ?? 0
-            return started >= 6 && FileManager.default.fileExists(atPath: victim.path)
+        async let killed = Self.worker(fleet, pidFile: victim, name: "fleet-victim")
+        // Once the fleet is under way and the victim is mid-school (its run row started, its lock held), kill it.
+        try await waitUntil("the victim to be in the middle of a school", timeout: .seconds(120), interval: .milliseconds(10)) {
+            let done = try connection.query("SELECT count(*) FROM dreamclass.reconcile_runs WHERE status IN ('ok', 'drift')").first?.decode(Int.self, at: 0) ?? 0
+            // A `running` row whose tenant's run lock (RunLock's key) the victim's session holds.
+            let holding = try connection.query("""
+                SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                JOIN dreamclass.reconcile_runs r ON r.status = 'running'
+                    AND hashtextextended('dreamclass-reconcile:run:dreamclass:' || r.tenant, 0) = ((l.classid::bigint << 32) | l.objid::bigint)
+                WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'fleet-victim'
+                """).first?.decode(Int.self, at: 0) ?? 0
+            return done >= 3 && holding > 0 && FileManager.default.fileExists(atPath: victim.path)
         }
         let pid = try String(contentsOf: victim, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         _ = await Command.run("/bin/sh", ["-c", "kill -9 \(pid)"])
@@ -94,7 +102,12 @@ import TestSupport
         #expect(dead.stdout.contains("exit=137"), "\(dead.stdout)")
         for result in survivors { #expect(result.stdout.contains("exit=0"), "\(result.stdout)\n\(result.stderr)") }
         let runs = try Self.completeRuns(connection)
+        // The school it died in kept its `running` row (or the next run marked it `abandoned`): never a complete run.
+        let unfinished = try connection.query(
+            "SELECT count(*) FROM dreamclass.reconcile_runs WHERE status IN ('running', 'abandoned')"
+        ).first?.decode(Int.self, at: 0) ?? 0
         await Self.stop(fleet)
+        #expect(unfinished >= 1, "the victim was killed mid-school")
         #expect(runs.count == Self.schools, "every school completed, the dead worker's too")
         #expect(runs.values.allSatisfy { $0 == 1 }, "\(runs.filter { $0.value != 1 })")
     }
