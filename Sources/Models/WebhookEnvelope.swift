@@ -43,7 +43,7 @@ public struct WebhookEnvelope: Sendable, Equatable {
         } catch {
             throw WebhookEnvelopeError(reason: "not valid JSON: \(error)")
         }
-        guard let id = UUID(uuidString: raw.id) else {
+        guard let id = UUID.parse(raw.id) else {
             throw WebhookEnvelopeError(reason: "field \"id\" is not a UUID")
         }
         guard !raw.type.isEmpty else { throw WebhookEnvelopeError(reason: "field \"type\" is empty") }

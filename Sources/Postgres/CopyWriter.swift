@@ -20,15 +20,7 @@ public struct CopyWriter {
                 buffer.append(UInt8(ascii: "N"))
                 continue
             }
-            for byte in value.postgresText.utf8 {
-                switch byte {
-                case UInt8(ascii: "\\"): buffer.append(byte); buffer.append(byte)
-                case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
-                case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
-                default: buffer.append(byte)
-                }
-            }
+            value.appendCopyText(to: &buffer)
         }
         buffer.append(UInt8(ascii: "\n"))
         if buffer.count >= Self.flushSize { try flush() }

@@ -5,6 +5,37 @@ import Models
 public protocol PostgresEncodable: Sendable {
     /// The value as PostgreSQL reads it from text.
     var postgresText: String { get }
+    /// Appends the value as a field of `COPY`'s text format: escaped, unless the type's text
+    /// never needs it (numbers, booleans, UUIDs write their bytes straight in).
+    func appendCopyText(to buffer: inout [UInt8])
+}
+
+extension PostgresEncodable {
+    public func appendCopyText(to buffer: inout [UInt8]) {
+        for byte in postgresText.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): buffer.append(byte); buffer.append(byte)
+            case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
+            default: buffer.append(byte)
+            }
+        }
+    }
+}
+
+extension BinaryInteger {
+    /// The decimal digits, appended without making a `String`.
+    func appendDecimal(to buffer: inout [UInt8]) {
+        var magnitude = self.magnitude
+        if self < 0 { buffer.append(UInt8(ascii: "-")) }
+        let start = buffer.count
+        repeat {
+            buffer.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        buffer[start...].reverse()
+    }
 }
 
 /// A Swift value that can be read from a column in PostgreSQL's text format.
@@ -24,6 +55,7 @@ extension String: PostgresEncodable, PostgresDecodable {
 
 extension Int: PostgresEncodable, PostgresDecodable {
     public var postgresText: String { String(self) }
+    public func appendCopyText(to buffer: inout [UInt8]) { appendDecimal(to: &buffer) }
     public static func accepts(_ type: PostgresType) -> Bool {
         [.int2, .int4, .int8, .oidType].contains(type)
     }
@@ -32,12 +64,14 @@ extension Int: PostgresEncodable, PostgresDecodable {
 
 extension Int64: PostgresEncodable, PostgresDecodable {
     public var postgresText: String { String(self) }
+    public func appendCopyText(to buffer: inout [UInt8]) { appendDecimal(to: &buffer) }
     public static func accepts(_ type: PostgresType) -> Bool { Int.accepts(type) }
     public init?(postgresText text: String) { self.init(text) }
 }
 
 extension Int32: PostgresEncodable, PostgresDecodable {
     public var postgresText: String { String(self) }
+    public func appendCopyText(to buffer: inout [UInt8]) { appendDecimal(to: &buffer) }
     public static func accepts(_ type: PostgresType) -> Bool { [.int2, .int4].contains(type) }
     public init?(postgresText text: String) { self.init(text) }
 }
@@ -52,6 +86,7 @@ extension Double: PostgresEncodable, PostgresDecodable {
 
 extension Bool: PostgresEncodable, PostgresDecodable {
     public var postgresText: String { self ? "t" : "f" }
+    public func appendCopyText(to buffer: inout [UInt8]) { buffer.append(self ? UInt8(ascii: "t") : UInt8(ascii: "f")) }
     public static func accepts(_ type: PostgresType) -> Bool { type == .bool }
     public init?(postgresText text: String) {
         switch text {
@@ -63,9 +98,29 @@ extension Bool: PostgresEncodable, PostgresDecodable {
 }
 
 extension UUID: PostgresEncodable, PostgresDecodable {
-    public var postgresText: String { uuidString.lowercased() }
+    public var postgresText: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(36)
+        appendCopyText(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+    /// Lower-case hex in 8-4-4-4-12 groups, straight from the bytes (`uuidString.lowercased()`
+    /// made two strings per value).
+    public func appendCopyText(to buffer: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        withUnsafeBytes(of: uuid) { bytes in
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { buffer.append(UInt8(ascii: "-")) }
+                buffer.append(digits.utf8Start[Int(byte >> 4)])
+                buffer.append(digits.utf8Start[Int(byte & 0x0f)])
+            }
+        }
+    }
     public static func accepts(_ type: PostgresType) -> Bool { type == .uuid || type.isTextLike }
-    public init?(postgresText text: String) { self.init(uuidString: text) }
+    public init?(postgresText text: String) {
+        guard let uuid = UUID.parse(text) else { return nil }
+        self = uuid
+    }
 }
 
 extension Date: PostgresEncodable, PostgresDecodable {

@@ -36,6 +36,7 @@ public final class QueryResult: @unchecked Sendable {
         return index >= 0 ? index : nil
     }
 
+    @usableFromInline
     func text(row: Int, column: Int) -> String? {
         if PQgetisnull(raw, Int32(row), Int32(column)) != 0 { return nil }
         return String(cString: PQgetvalue(raw, Int32(row), Int32(column)))
@@ -49,35 +50,50 @@ public final class QueryResult: @unchecked Sendable {
 }
 
 /// One row of a `QueryResult`, read by column position or name.
+///
+/// The decoding functions are inlinable so that callers in other modules get them specialized
+/// for the type they ask for: unspecialized, each value cost a lookup of generic metadata, which
+/// was a fifth of the time to read 100,000 rows.
 public struct Row: Sendable {
-    let result: QueryResult
-    let index: Int
+    @usableFromInline let result: QueryResult
+    @usableFromInline let index: Int
+
+    init(result: QueryResult, index: Int) {
+        self.result = result
+        self.index = index
+    }
 
     /// The column's value as `T`, or `nil` when it is NULL.
+    @inlinable
     public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, at column: Int) throws -> T? {
-        guard column >= 0, column < result.columnCount else {
-            throw PostgresError(kind: .client, message: "row has \(result.columnCount) columns, asked for column \(column)")
-        }
-        let pgType = result.columnType(column)
+        guard column >= 0, column < result.columnCount else { throw noSuchColumn(column) }
         guard let text = result.text(row: index, column: column) else { return nil }
-        guard T.accepts(pgType), let value = T(postgresText: text) else {
-            throw PostgresDecodingError(
-                column: result.columnName(column), row: index, postgresType: pgType,
-                swiftType: String(describing: T.self), excerpt: String(text.prefix(60))
-            )
+        guard T.accepts(result.columnType(column)), let value = T(postgresText: text) else {
+            throw decodingError(column: column, swiftType: T.self, text: text)
         }
         return value
     }
 
     /// The column's value as `T`; NULL is a decoding error.
+    @inlinable
     public func decode<T: PostgresDecodable>(_ type: T.Type = T.self, at column: Int) throws -> T {
         guard let value = try decodeIfPresent(T.self, at: column) else {
-            throw PostgresDecodingError(
-                column: result.columnName(column), row: index, postgresType: result.columnType(column),
-                swiftType: String(describing: T.self), excerpt: nil
-            )
+            throw decodingError(column: column, swiftType: T.self, text: nil)
         }
         return value
+    }
+
+    @usableFromInline
+    func noSuchColumn(_ column: Int) -> PostgresError {
+        PostgresError(kind: .client, message: "row has \(result.columnCount) columns, asked for column \(column)")
+    }
+
+    @usableFromInline
+    func decodingError(column: Int, swiftType: Any.Type, text: String?) -> PostgresDecodingError {
+        PostgresDecodingError(
+            column: result.columnName(column), row: index, postgresType: result.columnType(column),
+            swiftType: String(describing: swiftType), excerpt: text.map { String($0.prefix(60)) }
+        )
     }
 
     /// The value of the column called `name`; `nil` when it is NULL.

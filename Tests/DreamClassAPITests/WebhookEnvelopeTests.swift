@@ -26,4 +26,19 @@ import Testing
         let error = #expect(throws: WebhookEnvelopeError.self) { try WebhookEnvelope.validate(Array(body.utf8)) }
         #expect(error?.reason.hasPrefix(reason) == true || error?.reason.contains(reason) == true, "\(error?.reason ?? "")")
     }
+
+    /// Event ids parse as Foundation parses them, in either case: the fast parser must agree with
+    /// it on every UUID, and refuse what it refuses.
+    @Test func eventIDsParseAsFoundationDoes() {
+        for _ in 0..<500 {
+            let id = UUID()
+            #expect(UUID.parse(id.uuidString) == id)
+            #expect(UUID.parse(id.uuidString.lowercased()) == id)
+        }
+        for text in ["", "x", "b3e6fa78-8672-4e8b-8431-7eebdabd25a", "b3e6fa78-8672-4e8b-8431-7eebdabd25a2x", "b3e6fa78_8672-4e8b-8431-7eebdabd25a2",
+                     "g3e6fa78-8672-4e8b-8431-7eebdabd25a2", "b3e6fa788672-4e8b-8431-7eebdabd25a2-", "{b3e6fa78-8672-4e8b-8431-7eebdabd25a2}"] {
+            #expect(UUID.parse(text) == UUID(uuidString: text), "\(text)")
+        }
+        #expect(UUID.parse("b3e6fa78-8672-4e8b-8431-7eebdabd25a2") != nil)
+    }
 }

@@ -87,6 +87,28 @@ import TestSupport
         #expect(try rows.last?.decodeIfPresent(String.self, at: 0) == nil)
     }
 
+    /// Numbers, booleans and UUIDs are written into COPY without a `String` each: what the
+    /// server stores must be what was written, at the ends of each range too.
+    @Test func copyRoundTripsNumbersBooleansAndUUIDs() throws {
+        var random = SystemRandomNumberGenerator()
+        let ints: [Int] = [0, 1, -1, 9, 10, -10, Int.max, Int.min] + (0..<50).map { _ in Int.random(in: .min ... .max, using: &random) }
+        let uuids = ints.indices.map { index in index == 0 ? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)) : UUID() }
+        try connection.execute("CREATE TABLE copy_typed (n int, i bigint, small int, u uuid, b bool)")
+        try connection.withSession { session in
+            try session.copyIn("COPY copy_typed (n, i, small, u, b) FROM STDIN") { writer in
+                for (index, value) in ints.enumerated() {
+                    try writer.row([index, Int64(value), Int32(truncatingIfNeeded: value), uuids[index], index % 2 == 0])
+                }
+            }
+        }
+        let rows = try connection.query("SELECT i, small, u, b, u::text FROM copy_typed ORDER BY n").rows
+        #expect(try rows.map { try $0.decode(Int.self, at: 0) } == ints)
+        #expect(try rows.map { try $0.decode(Int32.self, at: 1) } == ints.map { Int32(truncatingIfNeeded: $0) })
+        #expect(try rows.map { try $0.decode(UUID.self, at: 2) } == uuids)
+        #expect(try rows.map { try $0.decode(Bool.self, at: 3) } == ints.indices.map { $0 % 2 == 0 })
+        #expect(try rows.map { try $0.decode(String.self, at: 4) } == uuids.map { $0.postgresText })
+    }
+
     @Test func aCopyWhoseBodyThrowsStoresNothing() throws {
         struct Boom: Error {}
         try connection.execute("CREATE TABLE copy_aborted (n int)")
