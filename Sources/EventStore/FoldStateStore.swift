@@ -50,12 +50,11 @@ public struct FoldStateStore: Sendable {
             .first?.decode(Int64.self, at: 0)
     }
 
-    /// The tenant's kept states, by enrollment id.
-    public func states(tenant: String, on session: Session) throws -> [Int: EventFold.State] {
-        var states: [Int: EventFold.State] = [:]
+    /// The tenant's kept states, streamed in enrollment order (the primary key's).
+    public func forEachState(tenant: String, on session: Session, _ body: (EventFold.State) throws -> Void) throws {
         try session.stream("""
             SELECT student_period_id, event_id, kind, event_millis, student_id, active, added_at
-            FROM \(quoteIdentifier(schema)).enrollment_states WHERE tenant = $1
+            FROM \(quoteIdentifier(schema)).enrollment_states WHERE tenant = $1 ORDER BY student_period_id
             """, [tenant]) { row in
             let id: Int = try row.decode(at: 0)
             guard let kind = LocalEvent.Kind(rawValue: try row.decode(Int.self, at: 2)) else { return }
@@ -65,11 +64,10 @@ public struct FoldStateStore: Sendable {
             {
                 record = EnrollmentRecord(studentID: student, active: active, addedAt: addedAt, addedAtInstant: instant)
             }
-            states[id] = EventFold.State(lastEvent: LocalEvent(
+            try body(EventFold.State(lastEvent: LocalEvent(
                 eventID: try row.decode(at: 1), kind: kind, timeMillis: try row.decode(at: 3), enrollmentID: id, record: record
-            ))
+            )))
         }
-        return states
     }
 
     /// Writes a run's fold back, with its horizon; part of the run's own transaction.

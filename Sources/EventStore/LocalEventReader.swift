@@ -23,6 +23,9 @@ public struct LocalEventReader: Sendable {
         public var unusable: [Skipped] = []
         /// Events whose signature did not verify when they were stored: they may be forged.
         public var unsigned: [Skipped] = []
+        /// Stored events read and folded, duplicates included: all of them, or those since the
+        /// kept horizon.
+        public var eventsRead = 0
         /// The snapshot's horizon: what the next run reads from.
         public var horizon: Int64 = 0
         /// The horizon this read went on from; `nil` when it folded every event.
@@ -40,9 +43,11 @@ public struct LocalEventReader: Sendable {
 
     /// - Parameters:
     ///   - refold: fold every event, not only those since the kept horizon (`run --full-refold`).
-    ///   - settled: when given, called with each enrollment's final state as soon as it is known,
-    ///     so that work that depends on it (looking up students) can start while the fold goes on.
-    ///     A full fold reads in enrollment order and calls it as each enrollment's last event goes by.
+    ///   - settled: when given, the fold goes in enrollment order and calls it with each
+    ///     enrollment's final state as soon as it is known, so that work that depends on it
+    ///     (looking up students) can start while the fold goes on: a full fold as an enrollment's
+    ///     last event goes by, an incremental one as its kept state streams by (the newer events
+    ///     are read first). The last enrollment's state is known from the outcome.
     public func read(tenant: String, from connection: Connection, refold: Bool = false, settled: ((Int, EventFold.State) -> Void)? = nil) throws -> Outcome {
         try connection.transaction(isolation: .repeatableRead, readOnly: true) { session in
             try read(tenant: tenant, session: session, refold: refold, settled: settled)
@@ -54,7 +59,7 @@ public struct LocalEventReader: Sendable {
         let kept = FoldStateStore(schema: schema)
         let horizon = try kept.snapshotHorizon(session)
         let previous = refold ? nil : try kept.horizon(tenant: tenant, on: session)
-        var outcome = Outcome(fold: try previous.map { _ in EventFold(seededWith: try kept.states(tenant: tenant, on: session)) } ?? EventFold())
+        var outcome = Outcome(fold: EventFold())
         outcome.horizon = horizon
         outcome.previousHorizon = previous
         let since = previous.map { _ in " AND inserted_xid >= $2" } ?? ""
@@ -76,7 +81,6 @@ public struct LocalEventReader: Sendable {
             // A full fold reads in enrollment order straight from the partial index, whose
             // predicate the LIKE repeats: rows then flow from the first one on, not after a sort.
             + (settled == nil || previous != nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY payload->'data'->'id'")
-        let streamsSettled = settled != nil && previous == nil
         var current: Int?
         try session.stream(sql, parameters) { row in
             let eventID: UUID = try row.decode(at: 0)
@@ -106,19 +110,42 @@ public struct LocalEventReader: Sendable {
                 }
                 record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
             }
-            if streamsSettled, let settled, let earlier = current, earlier != id, let state = outcome.fold.states[earlier] {
+            if let settled, previous == nil, let earlier = current, earlier != id, let state = outcome.fold.states[earlier] {
                 settled(earlier, state)
             }
             current = id
             outcome.fold.add(LocalEvent(eventID: eventID, kind: kind, timeMillis: millis, enrollmentID: id, record: record))
         }
-        if let settled {
-            if streamsSettled {
-                if let last = current, let state = outcome.fold.states[last] { settled(last, state) }
-            } else {
-                for (id, state) in outcome.fold.states { settled(id, state) }
-            }
+        outcome.eventsRead = outcome.fold.eventsFolded
+        if previous != nil {
+            outcome.fold = try merge(newer: outcome.fold, withKept: kept, tenant: tenant, session: session, settled: settled)
         }
         return outcome
+    }
+
+    /// The kept states in enrollment order, each merged with the newer events' winner as it
+    /// streams by (a merge join of two id-ordered sides) and settled at once.
+    private func merge(
+        newer: EventFold, withKept kept: FoldStateStore, tenant: String, session: Session, settled: ((Int, EventFold.State) -> Void)?
+    ) throws -> EventFold {
+        var fold = EventFold(seededWith: [:])
+        let newIDs = newer.states.keys.sorted()
+        var next = 0
+        /// Folds the newer winner of `id` in, when there is one; settles `id`.
+        func finish(_ id: Int) {
+            if next < newIDs.count, newIDs[next] == id {
+                fold.add(newer.states[id]!.lastEvent)
+                next += 1
+            }
+            if let settled, let state = fold.states[id] { settled(id, state) }
+        }
+        try kept.forEachState(tenant: tenant, on: session) { state in
+            let id = state.lastEvent.enrollmentID
+            while next < newIDs.count, newIDs[next] < id { finish(newIDs[next]) }
+            fold.seed(state)
+            finish(id)
+        }
+        while next < newIDs.count { finish(newIDs[next]) }
+        return fold
     }
 }

@@ -150,26 +150,25 @@ public struct ReconcileJob: Sendable {
     private func reconcile(
         runID: Int64, connection: Connection, client: DreamClassClient, store: RunStore, now: Date, logger: Logger
     ) async throws -> Outcome {
-        // The rosters are read while the events are folded, in enrollment order: as each
-        // enrollment's last event goes by and its roster row is in, a drifted one's student is
-        // looked up at once, so the GetStudent calls overlap the fold instead of following it. The
-        // fold runs on `Blocking`'s threads (libpq blocks), leaving the cooperative threads to the
-        // HTTP answers.
-        let index = RosterIndex()
-        async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), index: index, logger: logger)
+        // The rosters are read while the events are folded. A drifted enrollment's student is
+        // looked up as soon as both sides of it are in (a full fold reads in enrollment order and
+        // settles each as its last event goes by), so the GetStudent calls overlap the fold and
+        // the reads instead of following them. The fold runs on `Blocking`'s threads (libpq
+        // blocks), leaving the cooperative threads to the HTTP answers.
         let lookups = options.skipStudentDetails ? nil : StudentLookups(client: client, logger: logger, progress: options.progress)
+        let early = lookups.map(EarlyLookups.init)
+        async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), early: early, logger: logger)
         async let lookedUp = lookups?.run() ?? [:]
         let (schema, tenant, refold) = (options.schema, options.tenant, options.fullRefold)
         let foldStart = ContinuousClock.now
         let local = try await Blocking.run {
-            try LocalEventReader(schema: schema).read(tenant: tenant, from: connection, refold: refold, settled: lookups.map { lookups in
-                { id, state in if let student = Reconciler.driftedStudent(state, remote: index.row(id)) { lookups.request(student) } }
-            })
+            try LocalEventReader(schema: schema).read(tenant: tenant, from: connection, refold: refold, settled: early.map { $0.settled })
         }
+        early?.foldFinished(local.fold.states)
         let foldSeconds = (ContinuousClock.now - foldStart).seconds
         let (school, inScope, reads) = try await remote
         logger.info("events folded", metadata: [
-            "events": "\(local.fold.eventsFolded)", "enrollments": "\(local.fold.states.count)",
+            "events": "\(local.eventsRead)", "enrollments": "\(local.fold.states.count)",
             "fold": "\(local.previousHorizon == nil ? "full" : "incremental")",
         ])
         let roster = RemoteRoster(periods: inScope, reads: reads, scopeIsAllPeriods: options.scope == .all)
@@ -180,7 +179,10 @@ public struct ReconcileJob: Sendable {
         var confirmFailures: [Int: String] = [:]
         let toConfirm = Reconciler.periodsToConfirm(result, roster: roster)
         if !toConfirm.isEmpty {
-            let second = await readRosters(toConfirm, client: client, index: nil, logger: logger)
+            // The candidates' students are looked up during the confirming read: if it clears
+            // some, their answers are dropped below.
+            for student in result.items.compactMap(\.studentID) { lookups?.request(student) }
+            let second = await readRosters(toConfirm, client: client, first: false, early: nil, logger: logger)
             result = Reconciler.confirmDeletes(result, confirming: RemoteRoster(periods: toConfirm, reads: second, scopeIsAllPeriods: false))
             for (id, read) in second { if case .failed(let reason) = read { confirmFailures[id] = "confirming read: \(reason)" } }
         }
@@ -197,7 +199,7 @@ public struct ReconcileJob: Sendable {
             runID: runID, tenant: options.tenant, scope: options.scope, startedAt: now,
             result: result, roster: roster, confirmFailures: confirmFailures,
             previous: previous?.items, periodNames: names, students: students,
-            events: .init(folded: local.fold.eventsFolded, unusable: local.unusable.count, unsigned: local.unsigned.count, other: local.otherEvents),
+            events: .init(folded: local.eventsRead, unusable: local.unusable.count, unsigned: local.unsigned.count, other: local.otherEvents),
             calls: .init(calls: calls.totalCalls, retries: calls.retries, rereads: calls.rereads)
         )
         return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
@@ -208,10 +210,10 @@ public struct ReconcileJob: Sendable {
 
     /// The school's periods, the ones in scope, and their rosters. Ids asked for that the school
     /// does not have count as periods that could not be read.
-    private func readRemote(client: DreamClassClient, today: String, index: RosterIndex, logger: Logger) async throws -> ([Period], [Period], [Int: RemoteRoster.Read]) {
+    private func readRemote(client: DreamClassClient, today: String, early: EarlyLookups?, logger: Logger) async throws -> ([Period], [Period], [Int: RemoteRoster.Read]) {
         let school = try await client.periods()
         let (periods, unknown) = options.scope.select(from: school, today: today)
-        var reads = await readRosters(periods, client: client, index: index, logger: logger)
+        var reads = await readRosters(periods, client: client, first: true, early: early, logger: logger)
         var inScope = periods
         for id in unknown {
             reads[id] = .failed("period \(id) is not in the school's period list")
@@ -220,9 +222,9 @@ public struct ReconcileJob: Sendable {
         return (school, inScope, reads)
     }
 
-    /// Every period's roster, at once: the client bounds the requests in flight. The rows go
-    /// into `index`, with progress, when given (the first read, not the confirming one).
-    private func readRosters(_ periods: [Period], client: DreamClassClient, index: RosterIndex?, logger: Logger) async -> [Int: RemoteRoster.Read] {
+    /// Every period's roster, at once: the client bounds the requests in flight. The `first` read
+    /// (not the confirming one) tells progress, and hands its rows to `early`.
+    private func readRosters(_ periods: [Period], client: DreamClassClient, first: Bool, early: EarlyLookups?, logger: Logger) async -> [Int: RemoteRoster.Read] {
         await withTaskGroup(of: (Int, RemoteRoster.Read).self) { group in
             for period in periods {
                 group.addTask {
@@ -241,8 +243,8 @@ public struct ReconcileJob: Sendable {
             progress.periodsTotal = periods.count
             for await (id, read) in group {
                 reads[id] = read
-                guard let index else { continue }
-                if case .complete(let rows) = read { index.add(rows) }
+                guard first else { continue }
+                if case .complete(let rows) = read { early?.arrived(rows) }
                 progress.periodsRead += 1
                 options.progress?(progress)
             }

@@ -36,6 +36,11 @@ public struct EventFold: Sendable {
         tracksChanges = true
     }
 
+    /// Takes a state folded earlier, as kept states stream in: neither an event nor a change.
+    public mutating func seed(_ state: State) {
+        states[state.lastEvent.enrollmentID] = state
+    }
+
     /// Keeps `event` when it is greater than the enrollment's current one.
     public mutating func add(_ event: LocalEvent) {
         eventsFolded += 1

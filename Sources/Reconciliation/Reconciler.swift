@@ -154,15 +154,6 @@ public struct Reconciler: Sendable {
         return confirmed
     }
 
-    /// The student to look up early, while the fold still runs, when an enrollment's local state,
-    /// now final, differs from DreamClass's row. A guess only: the classification at the end
-    /// decides, and asks for any student missed here (creates, deletes).
-    public static func driftedStudent(_ state: EventFold.State, remote: Enrollment?) -> Int? {
-        guard let remote else { return nil }
-        guard let local = state.record, let row = EnrollmentRecord(remote) else { return remote.studentId }
-        return local.changedFields(comparedWith: row).isEmpty ? nil : remote.studentId
-    }
-
     private func isRecent(_ event: LocalEvent) -> Bool {
         Double(event.timeMillis) / 1000 > settleCutoff.timeIntervalSince1970
     }

@@ -65,7 +65,7 @@ import Testing
         let third = try Self.keep(connection)
         #expect(third.fold.states[1]?.lastEvent.eventID == lateID, "the late update is folded, not skipped")
         #expect(third.fold.states[1]?.record?.active == false)
-        #expect(third.fold.eventsFolded < 3, "only what is above the horizon is read again")
+        #expect(third.eventsRead < 3, "only what is above the horizon is read again")
     }
 
     @Test(arguments: 1...8 as ClosedRange<UInt64>)
@@ -116,7 +116,7 @@ import Testing
         try connection.ingest([Self.body(.deleted, enrollment: 3, millis: 2_000, active: true, id: UUID())])
         let next = try Self.keep(connection)
         #expect(next.previousHorizon != nil)
-        #expect(next.fold.eventsFolded == 1, "the events from before the upgrade are not read again")
+        #expect(next.eventsRead == 1, "the events from before the upgrade are not read again")
         #expect(next.fold.states.count == 5)
         #expect(next.fold.states[3]?.isDeleted == true)
     }

@@ -97,12 +97,75 @@ import Testing
         #expect(RunAssembly.periodsToRecord(learned: learned, known: [1: 10, 2: 11, 3: 20, 4: 30]) == [2: 10])
     }
 
-    @Test func theEarlyLookupAsksOnlyForRowsThatDiffer() {
-        let row = Self.row(1)
-        let same = EventFold.fold([Self.created(row)]).states[1]!
-        #expect(Reconciler.driftedStudent(same, remote: row) == nil)
-        #expect(Reconciler.driftedStudent(same, remote: Self.row(1, active: false)) == 501)
-        #expect(Reconciler.driftedStudent(same, remote: nil) == nil)
+    /// Over many seeds and every kind of interleaving (states settling one by one as a full fold
+    /// streams, or all at once at the end of an incremental one; rosters arriving before, during
+    /// and after), a student is asked for exactly when the second side of a drifted enrollment
+    /// arrives, and never for an enrollment in sync or one DreamClass does not list.
+    @Test func theEarlyLookupAsksAsSoonAsBothSidesArrived() {
+        for seed in 0..<60 {
+            var random = SeededRandom(seed: UInt64(seed))
+            let ids = Array(1...40)
+            var remote: [Int: Enrollment] = [:]
+            var states: [Int: EventFold.State] = [:]
+            for id in ids {
+                let row = Self.row(id, active: Bool.random(using: &random))
+                if Int.random(in: 0..<5, using: &random) > 0 { remote[id] = row }
+                switch Int.random(in: 0..<5, using: &random) {
+                case 0: break  // no local state: a create the store missed, if listed
+                case 1: states[id] = EventFold.fold([LocalEvent(eventID: UUID(), kind: .deleted, timeMillis: 1, enrollmentID: id, record: nil)]).states[id]
+                default: states[id] = EventFold.fold([Self.created(Self.row(id, active: Bool.random(using: &random)))]).states[id]
+                }
+            }
+            let drifted = Set(remote.values.filter { row in
+                states[row.id]?.record.map { !$0.changedFields(comparedWith: EnrollmentRecord(row)!).isEmpty } ?? true
+            }.map(\.studentId))
+            let streams = Bool.random(using: &random)
+            var toSettle = streams ? states.keys.shuffled(using: &random) : []
+            var rosters = Array(remote.values.shuffled(using: &random)).chunked(random: &random)
+            var early = EarlyDrift()
+            var asked: [Int] = []
+            var settledSoFar = Set<Int>(), arrivedSoFar = Set<Int>(), foldDone = false
+            /// What a step must ask for: the drifted ones whose second side it brought.
+            func expectAsked(_ got: [Int], for ids: [Int]) {
+                #expect(Set(got) == Set(ids.compactMap { remote[$0]?.studentId }).intersection(drifted), "seed \(seed)")
+            }
+            while !(toSettle.isEmpty && rosters.isEmpty && foldDone) {
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0 where !toSettle.isEmpty:
+                    let id = toSettle.removeFirst()
+                    settledSoFar.insert(id)
+                    let got = early.settled(id, states[id]!).map { [$0] } ?? []
+                    expectAsked(got, for: arrivedSoFar.contains(id) ? [id] : [])
+                    asked += got
+                case 1 where !rosters.isEmpty:
+                    let rows = rosters.removeFirst()
+                    arrivedSoFar.formUnion(rows.map(\.id))
+                    let got = early.arrived(rows)
+                    expectAsked(got, for: rows.map(\.id).filter { foldDone || settledSoFar.contains($0) })
+                    asked += got
+                case 2 where toSettle.isEmpty && !foldDone:
+                    foldDone = true
+                    let got = early.foldFinished(states)
+                    expectAsked(got, for: arrivedSoFar.filter { !settledSoFar.contains($0) })
+                    asked += got
+                default: continue
+                }
+            }
+            #expect(asked.sorted() == drifted.sorted(), "seed \(seed): each drifted student once, none other")
+        }
+    }
+}
+
+private extension Array {
+    /// The elements in consecutive chunks of random sizes (1 to 8).
+    func chunked(random: inout SeededRandom) -> [[Element]] {
+        var chunks: [[Element]] = [], rest = self[...]
+        while !rest.isEmpty {
+            let size = Int.random(in: 1...8, using: &random)
+            chunks.append(Array(rest.prefix(size)))
+            rest = rest.dropFirst(size)
+        }
+        return chunks
     }
 }
 
