@@ -58,9 +58,11 @@ public struct RunStore: Sendable {
     /// stays `running` and is never taken as complete.
     public func finish(
         _ record: RunRecord, items: [StoredDriftItem], skipped: [LocalEventReader.Skipped], periods: [PeriodReadRecord],
-        learnedPeriods: [Int: Int], foldState: FoldStateStore.Update? = nil, on connection: Connection
+        learnedPeriods: [Int: Int], foldState: FoldStateStore.Update? = nil, lock: RunLock? = nil, on connection: Connection
     ) throws {
         try connection.transaction { session in
+            // A run that lost its lock may share its school with another: it records nothing.
+            if let lock, try !lock.stillHeld(on: session) { throw RunLockLost(tenant: record.tenant, runID: record.runID) }
             // The fold's state goes with the run that read it: both commit, or neither.
             if let foldState { try FoldStateStore(schema: schema).save(foldState, runID: record.runID, on: session) }
             if !items.isEmpty {

@@ -122,7 +122,7 @@ public struct ReconcileJob: Sendable {
             if !options.dryRun {
                 try await Blocking.run { [outcome] in
                     try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
-                                     learnedPeriods: outcome.learnedPeriods, foldState: outcome.foldState, on: connection)
+                                     learnedPeriods: outcome.learnedPeriods, foldState: outcome.foldState, lock: lock, on: connection)
                 }
             }
             if let path = options.reportPath {

@@ -165,6 +165,34 @@ import Testing
         #expect(outcome.run.status == .drift)
     }
 
+    /// The lock's connection ends mid-run while the run's own lives on: the school may be another
+    /// worker's now, so the run records nothing as complete and keeps no fold state.
+    @Test func aRunThatLostItsLockRecordsNothing() async throws {
+        try connection.ingest(Self.scenario.storedWebhooks)
+        let simulator = Self.simulator(Self.scenario.schoolAfter) { $0.latency = .milliseconds(300) ... .milliseconds(300) }
+        let url = try await simulator.start()
+        let client = try DreamClassClient(configuration: DreamClassConfiguration(baseURL: url, apiKey: "k", schoolCode: "S", tenant: Self.tenant))
+        let lockConnection = try database.connect()
+        let lockSession = try #require(try lockConnection.query("SELECT pg_backend_pid()").first?.decode(Int32.self, at: 0))
+        let (connection, observer) = (self.connection, try database.connect())
+        let run = Task {
+            try await ReconcileJob(options: .init(schema: "dreamclass", tenant: Self.tenant))
+                .run(connection: connection, lockConnection: lockConnection, client: client, now: Self.now)
+        }
+        try await waitUntil("the run has started") {
+            try observer.query("SELECT count(*) FROM dreamclass.reconcile_runs WHERE status = 'running'").first?.decode(Int.self, at: 0) == 1
+        }
+        try observer.execute("SELECT pg_terminate_backend($1)", [lockSession])
+        let error = await #expect(throws: RunLockLost.self) { try await run.value }
+        #expect(error?.description.contains("lost its lock") == true)
+        try await client.shutdown()
+        await simulator.stop()
+        let runs = try RunStore(schema: "dreamclass").recentRuns(tenant: Self.tenant, limit: 5, on: observer)
+        #expect(runs.map(\.status) == [.failed])
+        #expect(try observer.withSession { try FoldStateStore(schema: "dreamclass").horizon(tenant: Self.tenant, on: $0) } == nil)
+        #expect(try observer.query("SELECT count(*) FROM dreamclass.drift_items").first?.decode(Int.self, at: 0) == 0)
+    }
+
     @Test func aDryRunWritesNothing() async throws {
         try connection.ingest(Self.scenario.storedWebhooks)
         let outcome = try await run(Self.simulator(Self.scenario.schoolAfter), .init(schema: "dreamclass", tenant: Self.tenant, dryRun: true))
