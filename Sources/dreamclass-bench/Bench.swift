@@ -14,8 +14,25 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dreamclass-bench",
         abstract: "Measure the jobs on a throwaway PostgreSQL (use a release build).",
-        subcommands: [IngestBench.self, RunBench.self, ServeBench.self]
+        subcommands: [IngestBench.self, RunBench.self, FleetBench.self, ServeBench.self]
     )
+}
+
+/// Runs `command` with `/bin/sh` and returns what it wrote (stdout and stderr). The command
+/// starts with no signal blocked: a thread inherits the mask of the runtime thread that made it,
+/// and a child with SIGCHLD or SIGTERM blocked waits or lives for ever.
+func shell(_ command: String) async -> String {
+    await withCheckedContinuation { continuation in
+        Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            let log = NSTemporaryDirectory() + "bench-\(UUID().uuidString).out"
+            _ = system("\(command) > '\(log)' 2>&1")
+            continuation.resume(returning: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+            try? FileManager.default.removeItem(atPath: log)
+        }.start()
+    }
 }
 
 struct IngestBench: AsyncParsableCommand {

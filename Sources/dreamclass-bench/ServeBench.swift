@@ -49,7 +49,7 @@ struct ServeBench: AsyncParsableCommand {
             end
             """#.write(to: script, atomically: true, encoding: .utf8)
         for level in connections.split(separator: ",").compactMap({ Int($0) }) {
-            let output = await Self.shell("wrk -t2 -c\(level) -d\(duration)s --latency -s '\(script.path)' '\(url)'")
+            let output = await shell("wrk -t2 -c\(level) -d\(duration)s --latency -s '\(script.path)' '\(url)'")
             let requests = output.split(separator: "\n").first { $0.contains("Requests/sec") } ?? "?"
             let p99 = output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("99%") } ?? "?"
             let errors = output.split(separator: "\n").first { $0.contains("Non-2xx") || $0.contains("Socket errors") }
@@ -58,17 +58,5 @@ struct ServeBench: AsyncParsableCommand {
         let stored = try WebhookEventsTable(schema: "dreamclass").count(on: Connection(conninfo: conninfo))
         print("stored: \(stored) events; receiver pool \(pool) connections; cores: \(ProcessInfo.processInfo.activeProcessorCount)")
         await receiver.stop()
-    }
-
-    /// Runs a command on a thread of its own (the receiver needs the cooperative pool meanwhile).
-    static func shell(_ command: String) async -> String {
-        await withCheckedContinuation { continuation in
-            Thread {
-                let log = NSTemporaryDirectory() + "bench-\(UUID().uuidString).out"
-                _ = system("\(command) > '\(log)' 2>&1")
-                continuation.resume(returning: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
-                try? FileManager.default.removeItem(atPath: log)
-            }.start()
-        }
     }
 }
