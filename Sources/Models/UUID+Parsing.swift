@@ -18,7 +18,7 @@ extension UUID {
                         guard bytes[position] == UInt8(ascii: "-") else { return false }
                         position += 1
                     }
-                    guard let high = hexValue(bytes[position]), let low = hexValue(bytes[position + 1]) else { return false }
+                    guard let high = Hex.value(bytes[position]), let low = Hex.value(bytes[position + 1]) else { return false }
                     out[index] = high << 4 | low
                     position += 2
                 }
@@ -27,14 +27,5 @@ extension UUID {
             return .some(parsed ? UUID(uuid: value) : nil)
         }
         return fast ?? UUID(uuidString: text)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

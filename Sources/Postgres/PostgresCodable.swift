@@ -107,12 +107,10 @@ extension UUID: PostgresEncodable, PostgresDecodable {
     /// Lower-case hex in 8-4-4-4-12 groups, straight from the bytes (`uuidString.lowercased()`
     /// made two strings per value).
     public func appendCopyText(to buffer: inout [UInt8]) {
-        let digits: StaticString = "0123456789abcdef"
         withUnsafeBytes(of: uuid) { bytes in
             for (index, byte) in bytes.enumerated() {
                 if index == 4 || index == 6 || index == 8 || index == 10 { buffer.append(UInt8(ascii: "-")) }
-                buffer.append(digits.utf8Start[Int(byte >> 4)])
-                buffer.append(digits.utf8Start[Int(byte & 0x0f)])
+                Hex.append(byte, to: &buffer)
             }
         }
     }
@@ -135,37 +133,15 @@ extension Date: PostgresEncodable, PostgresDecodable {
 /// Raw bytes, sent and read as `bytea`.
 extension Data: PostgresEncodable, PostgresDecodable {
     public var postgresText: String {
-        let digits = Array("0123456789abcdef".utf8)
         var bytes: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
         bytes.reserveCapacity(2 + count * 2)
-        for byte in self {
-            bytes.append(digits[Int(byte >> 4)])
-            bytes.append(digits[Int(byte & 0x0f)])
-        }
+        for byte in self { Hex.append(byte, to: &bytes) }
         return String(decoding: bytes, as: UTF8.self)
     }
     public static func accepts(_ type: PostgresType) -> Bool { type == .bytea }
     public init?(postgresText text: String) {
         let utf8 = Array(text.utf8)
-        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x"),
-            utf8.count % 2 == 0
-        else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity((utf8.count - 2) / 2)
-        var index = 2
-        while index < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
+        guard utf8.starts(with: [UInt8(ascii: "\\"), UInt8(ascii: "x")]), let bytes = Hex.decode(utf8.dropFirst(2)) else { return nil }
         self.init(bytes)
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Models
 
 /// DreamClass's webhook signature: HMAC-SHA256 of the envelope `id`, in standard Base64.
 ///
@@ -34,22 +35,8 @@ public struct WebhookSignature: Sendable {
             keyBytes = bytes
         case .hex:
             let text = Array(secret.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
-            guard !text.isEmpty, text.count.isMultiple(of: 2) else { throw .secretNotHex }
-            var bytes = Data(capacity: text.count / 2)
-            for index in stride(from: 0, to: text.count, by: 2) {
-                guard let high = Self.hexValue(text[index]), let low = Self.hexValue(text[index + 1]) else { throw .secretNotHex }
-                bytes.append(high << 4 | low)
-            }
-            keyBytes = bytes
-        }
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: c - 48
-        case 65...70: c - 55
-        case 97...102: c - 87
-        default: nil
+            guard !text.isEmpty, let bytes = Hex.decode(text) else { throw .secretNotHex }
+            keyBytes = Data(bytes)
         }
     }
 
