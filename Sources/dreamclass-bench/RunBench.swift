@@ -144,8 +144,9 @@ struct RunBench: AsyncParsableCommand {
 }
 
 extension RunBench {
-    /// Stores `share × events` new UPDATED events that change nothing, then times the run twice:
-    /// incremental (the kept state and the new events) and `--full-refold` (every event).
+    /// Stores `share × events` new UPDATED events that change nothing, then times the fold alone
+    /// and whole runs (GetStudent included), each twice: incremental (the kept state and the new
+    /// events) and `--full-refold` (every event).
     func timeIncremental(
         share: Double, events: Int, school: School, tenant: String, server: TemporaryPostgresServer, connection: Connection, client: DreamClassClient
     ) async throws -> [String: Any] {

@@ -78,6 +78,25 @@ import Testing
         #expect(lines.count == 1 + outcome.items.count)
     }
 
+    /// The early lookups ask for each drifted student once and for no one else, whether the fold
+    /// streams every event (the first run) or merges the kept state (the next one), and the kept
+    /// state gives the next run the same drift.
+    @Test func eachDriftedStudentIsLookedUpOnceOnAFullAndAnIncrementalRun() async throws {
+        try connection.ingest(Self.scenario.storedWebhooks)
+        var previous: [StoredDriftItem]?
+        for fold in ["full", "incremental"] {
+            let simulator = Self.simulator(Self.scenario.schoolAfter) { $0.pageSize = 15 }
+            let outcome = try await run(simulator)
+            #expect((outcome.foldState?.replacesAll == true) == (fold == "full"), "\(fold)")
+            let students = Set(outcome.items.compactMap(\.studentID))
+            #expect(students.count >= 8, "\(fold)")
+            #expect(simulator.statistics.count(.student) == students.count, "\(fold): one GetStudent per drifted student")
+            let drift = outcome.items.map { "\($0.kind) \($0.studentPeriodID)" }.sorted()
+            if let previous { #expect(drift == previous.map { "\($0.kind) \($0.studentPeriodID)" }.sorted(), "the same drift") }
+            previous = outcome.items
+        }
+    }
+
     @Test func aFailingPeriodIsIncompleteAndNeverAFalseDelete() async throws {
         try connection.ingest(Self.scenario.storedWebhooks)
         // The outage's deletes are all in some periods; make every one of those periods fail.
