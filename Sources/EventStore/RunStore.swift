@@ -44,6 +44,17 @@ public struct RunStore: Sendable {
         return (previous, Dictionary(items.map { ($0.studentPeriodID, $0) }, uniquingKeysWith: { $1 }))
     }
 
+    /// The periods the newest complete run of the same tenant and scope read: this run's likely
+    /// rosters, which it starts reading before the school's period list is in.
+    public func periodsLastRead(tenant: String, scope: String, on connection: Connection) throws -> [Int] {
+        try connection.query("""
+            SELECT period_id FROM \(s).run_periods WHERE run_id = (
+                SELECT run_id FROM \(s).reconcile_runs
+                WHERE tenant = $1 AND scope = $2 AND status IN ('ok', 'drift') ORDER BY run_id DESC LIMIT 1
+            ) ORDER BY period_id
+            """, [tenant, scope]).rows.map { try $0.decode(Int.self, at: 0) }
+    }
+
     /// When the tenant's last complete run (ok or drift) of `scope` finished, and its id; `nil` when none did.
     public func lastComplete(tenant: String, scope: String, on connection: Connection) throws -> (runID: Int64, finishedAt: Date)? {
         guard let row = try connection.query("""
@@ -53,18 +64,31 @@ public struct RunStore: Sendable {
         return (try row.decode(Int64.self, at: 0), try row.decode(Date.self, at: 1))
     }
 
-    /// Writes a finished run whole, in one transaction: its items, skipped events, period reads,
-    /// the periods it learned, the fold it kept, and last its counts and status. Until that commits, the run
-    /// stays `running` and is never taken as complete.
+    /// Begins the transaction that will record the run, and writes the kept fold into it now,
+    /// while the run still waits on its lookups: the fold goes with the run that read it (both
+    /// commit in ``finish(_:items:skipped:periods:learnedPeriods:lock:on:)``, or neither), and that
+    /// commit stays short. Until then every statement on `connection` is part of it; a run that
+    /// fails calls `connection.rollback()`.
+    public func stage(_ foldState: FoldStateStore.Update, runID: Int64, on connection: Connection) throws {
+        try connection.begin()
+        do {
+            try connection.withSession { try FoldStateStore(schema: schema).save(foldState, runID: runID, on: $0) }
+        } catch {
+            connection.rollback()
+            throw error
+        }
+    }
+
+    /// Writes a finished run whole, in one transaction (the one ``stage(_:runID:on:)`` began, if
+    /// it did): its items, skipped events, period reads, the periods it learned, and last its
+    /// counts and status. Until that commits, the run stays `running` and is never taken as complete.
     public func finish(
         _ record: RunRecord, items: [StoredDriftItem], skipped: [LocalEventReader.Skipped], periods: [PeriodReadRecord],
-        learnedPeriods: [Int: Int], foldState: FoldStateStore.Update? = nil, lock: RunLock? = nil, on connection: Connection
+        learnedPeriods: [Int: Int], lock: RunLock? = nil, on connection: Connection
     ) throws {
-        try connection.transaction { session in
+        try connection.commit { session in
             // A run that lost its lock may share its school with another: it records nothing.
             if let lock, try !lock.stillHeld(on: session) { throw RunLockLost(tenant: record.tenant, runID: record.runID) }
-            // The fold's state goes with the run that read it: both commit, or neither.
-            if let foldState { try FoldStateStore(schema: schema).save(foldState, runID: record.runID, on: session) }
             if !items.isEmpty {
                 try session.copyIn("""
                     COPY \(s).drift_items (run_id, student_period_id, kind, period_id, period_name, student_id, student_name,

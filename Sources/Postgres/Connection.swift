@@ -90,6 +90,46 @@ public final class Connection: Sendable {
         }
     }
 
+    /// Begins a transaction that stays open across calls and awaits, until ``commit(after:)`` or
+    /// ``rollback()``: for a job that writes part of what it will commit while it still waits on
+    /// other work. Every statement on the connection meanwhile is part of it.
+    public func begin(isolation: Isolation = .readCommitted) throws {
+        try execute("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+    }
+
+    /// Runs `body` in the transaction ``begin(isolation:)`` opened, or in a new one when none is
+    /// open, and commits; rolls back when it throws.
+    @discardableResult
+    public func commit<T: Sendable>(after body: (Session) throws -> T) throws -> T {
+        if !inTransaction { try begin() }
+        do {
+            return try withSession { session in
+                let value = try body(session)
+                try session.execute("COMMIT")
+                return value
+            }
+        } catch {
+            rollback()
+            throw error
+        }
+    }
+
+    /// Rolls back the open transaction, if one is open; a failure (a broken connection) is
+    /// ignored, since the caller is already handling the error that brought it here.
+    public func rollback() {
+        handle.withLock { raw in
+            if PQtransactionStatus(raw) != PQTRANS_IDLE { _ = try? Session(raw: raw, redactor: redactor).execute("ROLLBACK") }
+        }
+    }
+
+    /// Whether a transaction is open (or failed and not yet rolled back).
+    public var inTransaction: Bool {
+        handle.withLock { raw in
+            let status = PQtransactionStatus(raw)
+            return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+        }
+    }
+
     /// Runs a statement and returns its rows. See ``Session/query(_:_:)``.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {

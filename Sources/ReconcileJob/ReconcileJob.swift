@@ -86,7 +86,7 @@ public struct ReconcileJob: Sendable {
         let clock = ContinuousClock.now
         let store = RunStore(schema: options.schema)
         let (options, logger) = (self.options, self.logger)
-        let (lock, runID) = try await Blocking.run {
+        let (lock, runID, expected) = try await Blocking.run {
             try Migrator(schema: options.schema, logger: logger).requireUpToDate(connection)
             guard let lock = try RunLock.acquire(schema: options.schema, tenant: options.tenant, connection: lockConnection) else {
                 throw ReconcileError.locked(tenant: options.tenant)
@@ -104,7 +104,7 @@ public struct ReconcileJob: Sendable {
                 let runID = options.dryRun ? 0 : try store.start(
                     tenant: options.tenant, scope: options.scope.key, options: Self.optionsJSON(options), on: connection
                 )
-                return (lock, runID)
+                return (lock, runID, try store.periodsLastRead(tenant: options.tenant, scope: options.scope.key, on: connection))
             } catch {
                 lock.release()
                 throw error
@@ -114,7 +114,7 @@ public struct ReconcileJob: Sendable {
         do {
             var outcome = try await RunContext.$runID.withValue(runID) {
                 try await RunContext.$tenant.withValue(options.tenant) {
-                    try await reconcile(runID: runID, connection: connection, client: client, store: store, now: now, logger: logger)
+                    try await reconcile(runID: runID, expected: expected, connection: connection, client: client, store: store, now: now, logger: logger)
                 }
             }
             // Cancelled (a signal) after the last read: still interrupted, never half-recorded.
@@ -122,7 +122,7 @@ public struct ReconcileJob: Sendable {
             if !options.dryRun {
                 try await Blocking.run { [outcome] in
                     try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
-                                     learnedPeriods: outcome.learnedPeriods, foldState: outcome.foldState, lock: lock, on: connection)
+                                     learnedPeriods: outcome.learnedPeriods, lock: lock, on: connection)
                 }
             }
             if let path = options.reportPath {
@@ -137,6 +137,8 @@ public struct ReconcileJob: Sendable {
                 let status: RunRecord.Status = interrupted ? .interrupted : .failed
                 let failure = interrupted ? "interrupted by \(options.interruption?() ?? "cancellation")" : "\(error)"
                 _ = try? await Blocking.runEvenIfCancelled {
+                    // What the run staged is dropped with it.
+                    connection.rollback()
                     do { try store.fail(runID: runID, error: failure, status: status, on: connection) } catch {
                         try store.fail(runID: runID, error: failure, status: status, on: lockConnection)
                     }
@@ -148,7 +150,7 @@ public struct ReconcileJob: Sendable {
     }
 
     private func reconcile(
-        runID: Int64, connection: Connection, client: DreamClassClient, store: RunStore, now: Date, logger: Logger
+        runID: Int64, expected: [Int], connection: Connection, client: DreamClassClient, store: RunStore, now: Date, logger: Logger
     ) async throws -> Outcome {
         // The rosters are read while the events are folded. A drifted enrollment's student is
         // looked up as soon as both sides of it are in (a full fold reads in enrollment order and
@@ -157,7 +159,7 @@ public struct ReconcileJob: Sendable {
         // blocks), leaving the cooperative threads to the HTTP answers.
         let lookups = options.skipStudentDetails ? nil : StudentLookups(client: client, logger: logger, progress: options.progress)
         let early = lookups.map(EarlyLookups.init)
-        async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), early: early, logger: logger)
+        async let remote = readRemote(client: client, today: String(Timestamp.format(now).prefix(10)), expected: expected, early: early, logger: logger)
         async let lookedUp = lookups?.run() ?? [:]
         let (schema, tenant, refold) = (options.schema, options.tenant, options.fullRefold)
         let foldStart = ContinuousClock.now
@@ -166,13 +168,21 @@ public struct ReconcileJob: Sendable {
         }
         early?.foldFinished(local.fold.states)
         let foldSeconds = (ContinuousClock.now - foldStart).seconds
+        let (known, previous) = try await Blocking.run { [options] in
+            (try store.knownPeriods(tenant: tenant, on: connection),
+             try store.previousComplete(tenant: tenant, scope: options.scope.key, before: options.dryRun ? nil : runID, on: connection))
+        }
+        // The kept fold is written while the rosters and students are still being read, in the
+        // transaction that will record the run (the connection is not used for anything else
+        // until then); a run that fails rolls it back.
+        let foldState = local.update(tenant: tenant)
+        async let staged: Void = options.dryRun ? () : Blocking.run { try store.stage(foldState, runID: runID, on: connection) }
         let (school, inScope, reads) = try await remote
         logger.info("events folded", metadata: [
             "events": "\(local.eventsRead)", "enrollments": "\(local.fold.states.count)",
             "fold": "\(local.previousHorizon == nil ? "full" : "incremental")",
         ])
         let roster = RemoteRoster(periods: inScope, reads: reads, scopeIsAllPeriods: options.scope == .all)
-        let known = try await Blocking.run { try store.knownPeriods(tenant: tenant, on: connection) }
         var result = Reconciler(settleCutoff: now.addingTimeInterval(-options.settle.seconds))
             .reconcile(local: local.fold.states, roster: roster, knownPeriods: known)
         // A delete is claimed only when a second read, started after the first ended, agrees.
@@ -182,14 +192,11 @@ public struct ReconcileJob: Sendable {
             // The candidates' students are looked up during the confirming read: if it clears
             // some, their answers are dropped below.
             for student in result.items.compactMap(\.studentID) { lookups?.request(student) }
-            let second = await readRosters(toConfirm, client: client, first: false, early: nil, logger: logger)
+            let second = await readRosters(toConfirm, client: client, logger: logger)
             result = Reconciler.confirmDeletes(result, confirming: RemoteRoster(periods: toConfirm, reads: second, scopeIsAllPeriods: false))
             for (id, read) in second { if case .failed(let reason) = read { confirmFailures[id] = "confirming read: \(reason)" } }
         }
 
-        let previous = try await Blocking.run { [options] in
-            try store.previousComplete(tenant: options.tenant, scope: options.scope.key, before: options.dryRun ? nil : runID, on: connection)
-        }
         let wanted = Set(result.items.compactMap(\.studentID))
         lookups?.finish(with: wanted)
         let students = await lookedUp.filter { wanted.contains($0.key) }
@@ -202,52 +209,92 @@ public struct ReconcileJob: Sendable {
             events: .init(folded: local.eventsRead, unusable: local.unusable.count, unsigned: local.unsigned.count, other: local.otherEvents),
             calls: .init(calls: calls.totalCalls, retries: calls.retries, rereads: calls.rereads)
         )
+        try await staged
         return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
                        learnedPeriods: RunAssembly.periodsToRecord(learned: result.learnedPeriods, known: known),
-                       foldState: local.update(tenant: options.tenant),
+                       foldState: foldState,
                        foldSeconds: foldSeconds, seconds: 0)
     }
 
-    /// The school's periods, the ones in scope, and their rosters. Ids asked for that the school
-    /// does not have count as periods that could not be read.
-    private func readRemote(client: DreamClassClient, today: String, early: EarlyLookups?, logger: Logger) async throws -> ([Period], [Period], [Int: RemoteRoster.Read]) {
-        let school = try await client.periods()
-        let (periods, unknown) = options.scope.select(from: school, today: today)
-        var reads = await readRosters(periods, client: client, first: true, early: early, logger: logger)
-        var inScope = periods
-        for id in unknown {
-            reads[id] = .failed("period \(id) is not in the school's period list")
-            inScope.append(Period(id: id))
-        }
-        return (school, inScope, reads)
+    /// What one of the remote reads brought.
+    private enum Fetched: Sendable {
+        case periods([Period])
+        case roster(Int, RemoteRoster.Read)
     }
 
-    /// Every period's roster, at once: the client bounds the requests in flight. The `first` read
-    /// (not the confirming one) tells progress, and hands its rows to `early`.
-    private func readRosters(_ periods: [Period], client: DreamClassClient, first: Bool, early: EarlyLookups?, logger: Logger) async -> [Int: RemoteRoster.Read] {
-        await withTaskGroup(of: (Int, RemoteRoster.Read).self) { group in
-            for period in periods {
-                group.addTask {
-                    do {
-                        return (period.id, .complete(try await client.periodStudents(periodId: period.id)))
-                    } catch {
-                        logger.warning("period roster could not be read; its enrollments are not diffed", metadata: [
-                            "period": "\(period.id)", "error": "\(error)",
-                        ])
-                        return (period.id, .failed("\(error)"))
-                    }
-                }
+    /// The school's periods, the ones in scope, and their rosters. The rosters of the `expected`
+    /// periods (those the last complete run read) are read beside the period list, not after it,
+    /// which saves a round trip; a read of a period the list no longer has in scope is dropped,
+    /// and the list's new periods are read when it comes. Ids asked for that the school does not
+    /// have count as periods that could not be read.
+    private func readRemote(
+        client: DreamClassClient, today: String, expected: [Int], early: EarlyLookups?, logger: Logger
+    ) async throws -> ([Period], [Period], [Int: RemoteRoster.Read]) {
+        try await withThrowingTaskGroup(of: Fetched.self) { group in
+            group.addTask { .periods(try await client.periods()) }
+            for id in expected {
+                group.addTask { .roster(id, await readRoster(id, client: client, logger: logger)) }
             }
+            var school: [Period] = []
+            var selected: (periods: [Period], unknown: [Int]) = ([], [])
+            var inScope: Set<Int>?
+            var waiting: [Int: RemoteRoster.Read] = [:]
             var reads: [Int: RemoteRoster.Read] = [:]
             var progress = RunProgress()
-            progress.periodsTotal = periods.count
-            for await (id, read) in group {
+            // A read is handed on (to progress and the early lookups) only once the list says it is in scope.
+            func deliver(_ id: Int, _ read: RemoteRoster.Read) {
+                guard inScope!.contains(id) else { return }
                 reads[id] = read
-                guard first else { continue }
                 if case .complete(let rows) = read { early?.arrived(rows) }
                 progress.periodsRead += 1
                 options.progress?(progress)
             }
+            for try await fetched in group {
+                switch fetched {
+                case .periods(let periods):
+                    school = periods
+                    selected = options.scope.select(from: periods, today: today)
+                    inScope = Set(selected.periods.map(\.id))
+                    progress.periodsTotal = selected.periods.count
+                    let started = Set(expected)
+                    for period in selected.periods where !started.contains(period.id) {
+                        group.addTask { .roster(period.id, await readRoster(period.id, client: client, logger: logger)) }
+                    }
+                    for (id, read) in waiting { deliver(id, read) }
+                    waiting = [:]
+                case .roster(let id, let read):
+                    if inScope == nil { waiting[id] = read } else { deliver(id, read) }
+                }
+            }
+            var periods = selected.periods
+            for id in selected.unknown {
+                reads[id] = .failed("period \(id) is not in the school's period list")
+                periods.append(Period(id: id))
+            }
+            return (school, periods, reads)
+        }
+    }
+
+    /// One period's roster; a failure is kept as the read's outcome, not thrown.
+    private func readRoster(_ id: Int, client: DreamClassClient, logger: Logger) async -> RemoteRoster.Read {
+        do {
+            return .complete(try await client.periodStudents(periodId: id))
+        } catch {
+            logger.warning("period roster could not be read; its enrollments are not diffed", metadata: [
+                "period": "\(id)", "error": "\(error)",
+            ])
+            return .failed("\(error)")
+        }
+    }
+
+    /// The confirming read of `periods`' rosters, at once: the client bounds the requests in flight.
+    private func readRosters(_ periods: [Period], client: DreamClassClient, logger: Logger) async -> [Int: RemoteRoster.Read] {
+        await withTaskGroup(of: (Int, RemoteRoster.Read).self) { group in
+            for period in periods {
+                group.addTask { (period.id, await readRoster(period.id, client: client, logger: logger)) }
+            }
+            var reads: [Int: RemoteRoster.Read] = [:]
+            for await (id, read) in group { reads[id] = read }
             return reads
         }
     }

@@ -7,8 +7,9 @@ import TestSupport
 import Testing
 
 /// The kept fold and its horizon, against a real PostgreSQL: an incremental read equals a full
-/// one whatever commits late, and the kept state equals a full refold's byte for byte.
-@Suite struct FoldStateTests {
+/// one whatever commits late, and the kept state equals a full refold's byte for byte. On a server
+/// of their own, one at a time: what a fold reads again depends on the oldest open transaction.
+@Suite(.serialized) struct FoldStateTests {
     static let tenant = "fold-school"
 
     static func body(_ kind: LocalEvent.Kind, enrollment: Int, millis: Int64, active: Bool, id: UUID) -> String {
@@ -44,7 +45,7 @@ import Testing
     }
 
     @Test func anInsertCommittedAfterARunIsFoldedByTheNext() throws {
-        let (database, connection) = try TestPostgres.makeStore("fold-late")
+        let (database, connection) = try TestPostgres.makeStore("fold-late", quiet: true)
         try connection.ingest([Self.body(.created, enrollment: 1, millis: 1_000, active: true, id: UUID())])
         let first = try Self.keep(connection)
         #expect(first.previousHorizon == nil)
@@ -70,7 +71,7 @@ import Testing
 
     @Test(arguments: 1...8 as ClosedRange<UInt64>)
     func incrementalReadsEqualAFullRefoldWhateverCommitsLate(seed: UInt64) throws {
-        let (database, connection) = try TestPostgres.makeStore("fold-fuzz-\(seed)")
+        let (database, connection) = try TestPostgres.makeStore("fold-fuzz-\(seed)", quiet: true)
         let late = try database.connect()
         var random = SeededRandom(seed: seed)
         var open = false
@@ -103,7 +104,7 @@ import Testing
     }
 
     @Test func aStoreUpgradedWithEventsInItBuildsTheStateOnTheFirstRun() throws {
-        let database = try TestPostgres.makeDatabase("fold-upgrade")
+        let database = try TestPostgres.makeDatabase("fold-upgrade", quiet: true)
         let connection = try database.connect()
         // A store as the release before the incremental fold left it, with events.
         try Migrator(schema: "dreamclass", migrations: Migration.bundled.filter { $0.version < 6 }).migrate(connection)
@@ -122,7 +123,7 @@ import Testing
     }
 
     @Test func pruneRemovesOnlyFoldedLosersAndTheStateStaysTheSame() throws {
-        let (_, connection) = try TestPostgres.makeStore("fold-prune")
+        let (_, connection) = try TestPostgres.makeStore("fold-prune", quiet: true)
         let (created, updated, other) = (UUID(), UUID(), UUID())
         try connection.ingest([
             Self.body(.created, enrollment: 1, millis: 1_000, active: true, id: created),

@@ -66,6 +66,35 @@ import TestSupport
         #expect(ids == [2])
     }
 
+    /// A transaction begun now and committed later: nobody else sees its writes until the
+    /// commit; one whose last part throws, or that is rolled back, leaves nothing.
+    @Test func aTransactionBegunEarlyCommitsOrRollsBackWhole() throws {
+        struct Boom: Error {}
+        let other = try database.connect()
+        try connection.execute("CREATE TABLE open_things (id int)")
+        func seen() throws -> [Int] { try other.query("SELECT id FROM open_things ORDER BY id").rows.map { try $0.decode(Int.self, at: 0) } }
+
+        try connection.begin()
+        #expect(connection.inTransaction)
+        try connection.execute("INSERT INTO open_things VALUES (1)")
+        #expect(try seen() == [])
+        try connection.commit { try $0.execute("INSERT INTO open_things VALUES (2)") }
+        #expect(!connection.inTransaction)
+        #expect(try seen() == [1, 2])
+
+        try connection.begin()
+        try connection.execute("INSERT INTO open_things VALUES (3)")
+        #expect(throws: Boom.self) { try connection.commit { _ in throw Boom() } }
+        #expect(!connection.inTransaction)
+        try connection.begin()
+        try connection.execute("INSERT INTO open_things VALUES (4)")
+        connection.rollback()
+        connection.rollback()  // nothing open: nothing happens
+        // Without an open transaction, commit(after:) makes its own.
+        try connection.commit { try $0.execute("INSERT INTO open_things VALUES (5)") }
+        #expect(try seen() == [1, 2, 5])
+    }
+
     @Test func copyRoundTripsAwkwardText() throws {
         let texts = [
             "tab\there", "new\nline", "carriage\rreturn", #"back\slash \N \\N"#, "quote \" and ' both",

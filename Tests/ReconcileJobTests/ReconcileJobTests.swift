@@ -175,6 +175,30 @@ import Testing
         #expect(third.summary.contains("(1 new, \(first.items.count - 1) persisting, 0 resolved)"))
     }
 
+    /// The rosters of the periods the last run read are read beside the period list, but the
+    /// list decides: a period that left the scope since is not diffed, a new one is read.
+    @Test func rostersReadAheadAreKeptOnlyForPeriodsTheListStillHasInScope() async throws {
+        var school = School.generate(periods: 3, studentsPerPeriod: 10, seed: 21, today: Self.now)
+        for index in school.periods.indices { (school.periods[index].startDate, school.periods[index].endDate) = ("2000-09-01", nil) }
+        let options = ReconcileJob.Options(schema: "dreamclass", tenant: Self.tenant, scope: .current)
+        let first = try await run(Self.simulator(school), options)
+        #expect(first.periods.map(\.periodID) == [100, 101, 102])
+        #expect(first.items.count == 30)
+
+        school.periods[2].endDate = "2001-07-31"
+        school.periods.append(Period(id: 200, name: "New", startDate: "2000-09-01"))
+        school.enrollments[200] = [Enrollment(id: 9_100, studentId: 10_001, active: true, addedAt: "2001-09-01T08:00:00.000+00:00")]
+        let simulator = Self.simulator(school)
+        let second = try await run(simulator, options)
+        // 100, 101 and 102 read ahead, 200 once the list named it.
+        #expect(simulator.statistics.count(.periodStudents) == 4)
+        #expect(second.periods.map(\.periodID).sorted() == [100, 101, 200])
+        #expect(second.run.periodsTotal == 3)
+        #expect(!second.items.contains { $0.periodID == 102 })
+        #expect(second.items.count == 21)
+        #expect(second.items.contains { $0.studentPeriodID == 9_100 && $0.kind == "missed_create" })
+    }
+
     @Test func aSecondRunOfTheSameTenantIsRefused() async throws {
         let holder = try database.connect()
         let lock = try #require(try RunLock.acquire(schema: "dreamclass", tenant: Self.tenant, connection: holder))

@@ -16,8 +16,8 @@ extension Connection {
 
 extension TestPostgres {
     /// A new database with the event store migrated into schema `dreamclass`, and a connection to it.
-    public static func makeStore(_ label: String) throws -> (TestDatabase, Connection) {
-        let database = try makeDatabase(label)
+    public static func makeStore(_ label: String, quiet: Bool = false) throws -> (TestDatabase, Connection) {
+        let database = try makeDatabase(label, quiet: quiet)
         let connection = try database.connect()
         try Migrator(schema: "dreamclass").migrate(connection)
         return (database, connection)
