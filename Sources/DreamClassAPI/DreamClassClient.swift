@@ -71,7 +71,8 @@ public final class DreamClassClient: Sendable {
     /// GetPeriodStudents: every enrollment of a period, all pages, read again until the pages
     /// agree (see ``PagedRead``).
     public func periodStudents(periodId: Int) async throws -> [Enrollment] {
-        try await list(.periodStudents, path: configuration.paths.periodStudents.replacingOccurrences(of: "{periodId}", with: String(periodId)), id: \.id)
+        try await list(.periodStudents, path: configuration.paths.periodStudents.replacingOccurrences(of: "{periodId}", with: String(periodId)),
+                       id: \.id, fast: RosterJSON.page)
     }
 
     /// GetStudent; a 404 is ``StudentLookup/notFound(id:)``.
@@ -132,11 +133,15 @@ public final class DreamClassClient: Sendable {
     /// A whole list, read again (up to `readAttempts` times, with the retry policy's backoff)
     /// while its pages disagree: rows that moved between pages during the read are never taken
     /// for rows that are gone.
-    private func list<Row: Decodable & Sendable>(_ operation: APIOperation, path: String, id: (Row) -> Int) async throws -> [Row] {
+    ///
+    /// `fast` reads a page when it can (`nil` when it cannot); `JSONDecoder` reads the rest.
+    private func list<Row: Decodable & Sendable>(
+        _ operation: APIOperation, path: String, id: (Row) -> Int, fast: (([UInt8]) -> ListPage<Row>?)? = nil
+    ) async throws -> [Row] {
         var random = SystemRandomNumberGenerator()
         let attempts = max(1, configuration.readAttempts)
         for read in 1...attempts {
-            let (rows, pages) = try await readPages(operation, path: path, id: id)
+            let (rows, pages) = try await readPages(operation, path: path, id: id, fast: fast)
             guard let problem = PagedRead(pages: pages).inconsistency else { return rows }
             guard read < attempts else {
                 throw DreamClassError.inconsistentRead(url: url(path), attempts: read, reason: problem)
@@ -150,7 +155,7 @@ public final class DreamClassClient: Sendable {
 
     /// One read of a list: a bare array, or a page envelope followed to its last page.
     private func readPages<Row: Decodable & Sendable>(
-        _ operation: APIOperation, path: String, id: (Row) -> Int
+        _ operation: APIOperation, path: String, id: (Row) -> Int, fast: (([UInt8]) -> ListPage<Row>?)?
     ) async throws -> ([Row], [PagedRead.Page]) {
         var rows: [Row] = []
         var pages: [PagedRead.Page] = []
@@ -160,7 +165,7 @@ public final class DreamClassClient: Sendable {
             let paged = configuration.pageSize > 0 || page != configuration.firstPage
             let pageURL = url(path, query: paged ? [("page", String(page)), ("size", String(max(configuration.pageSize, 1)))] : [])
             let result = try await fetch(operation, url: pageURL, notFoundIsValue: false) { body, url in
-                try Self.decode(ListPage<Row>.self, from: body, url: url)
+                try fast?(body) ?? Self.decode(ListPage<Row>.self, from: body, url: url)
             }
             guard let result else { throw DreamClassError.status(404, url: pageURL, excerpt: "") }
             switch result {
@@ -342,6 +347,8 @@ enum ListPage<Row: Decodable & Sendable>: Decodable, Sendable {
         )
     }
 }
+
+extension ListPage: Equatable where Row: Equatable {}
 
 extension DecodingError {
     /// One line: where in the body, and what was wrong.
