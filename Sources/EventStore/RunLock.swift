@@ -39,6 +39,14 @@ public final class RunLock: Sendable {
             """, [holder, lockID]).first?.decode(Bool.self, at: 0) ?? false
     }
 
+    /// Whether `connection`'s session holds no advisory lock: a lock connection fit to be used
+    /// for another school's run. `false` (or an error) when in doubt.
+    public static func holdsNone(on connection: Connection) throws -> Bool {
+        try connection.query(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory')"
+        ).first?.decode(Bool.self, at: 0) ?? false
+    }
+
     /// Gives the lock up; the lock also ends with its connection.
     public func release() {
         _ = try? connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key])

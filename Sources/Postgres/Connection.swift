@@ -122,6 +122,12 @@ public final class Connection: Sendable {
         }
     }
 
+    /// Whether the connection is still good, as far as libpq knows: a connection found broken
+    /// while it was used is not.
+    public var isOpen: Bool {
+        handle.withLock { PQstatus($0) == CONNECTION_OK }
+    }
+
     /// Whether a transaction is open (or failed and not yet rolled back).
     public var inTransaction: Bool {
         handle.withLock { raw in

@@ -68,7 +68,7 @@ struct FleetBench: AsyncParsableCommand {
         // fold states, so the timed ones are the nightly, incremental kind.
         let first = await pass(workers: counts.max()!, freshWithin: 3600, binary: binary, config: config, server: server)
         print(String(format: "first pass (full folds, %d workers): %.1f s, %d runs", counts.max()!, first.seconds, first.runs))
-        var freshWithin = 1.0
+        var freshWithin = ceil(first.seconds) + 1
         for count in counts {
             try await Task.sleep(for: .seconds(freshWithin + 1))
             let timed = await pass(workers: count, freshWithin: freshWithin, binary: binary, config: config, server: server)

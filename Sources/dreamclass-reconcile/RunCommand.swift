@@ -95,7 +95,8 @@ struct RunCommand: AsyncParsableCommand {
         let schools = try selectSchools(environment: environment)
         let pinger = ping.map { HealthPing(url: $0) }
         await pinger?.send(.start)
-        let results = try await Interruption.run { await runAll(schools, environment: environment) }
+        let connections = RunConnections()
+        let results = try await Interruption.run { await runAll(schools, environment: environment, connections: connections) }
         let worst = ExitStatus.worst(results.map(\.code))
         if let metricsFile {
             do { try MetricsFile.write(results.map(\.sample), to: metricsFile) } catch {
@@ -147,7 +148,9 @@ struct RunCommand: AsyncParsableCommand {
     /// others. With `--fresh-within`, a school another worker holds is tried again after the rest,
     /// until it is fresh (that worker ran it) or free (that worker died or failed); a fresh school
     /// is skipped and left out of the results.
-    private func runAll(_ schools: [SchoolSettings], environment: [String: String]) async -> [(code: Int32, sample: MetricsFile.Sample)] {
+    private func runAll(
+        _ schools: [SchoolSettings], environment: [String: String], connections: RunConnections
+    ) async -> [(code: Int32, sample: MetricsFile.Sample)] {
         var results: [(code: Int32, sample: MetricsFile.Sample)] = []
         var round = schools
         while !round.isEmpty, Interruption.signal == nil {
@@ -160,7 +163,7 @@ struct RunCommand: AsyncParsableCommand {
                     group.addTask {
                         let start = ContinuousClock.now
                         var (code, run, attempt): (Int32, RunRecord?, Fleet.Attempt) = (1, nil, .done)
-                        do { (code, run, attempt) = try await runSchool(settings, label: label, environment: environment) } catch {
+                        do { (code, run, attempt) = try await runSchool(settings, label: label, environment: environment, connections: connections) } catch {
                             StandardStream.error.attempt("\(label)error: \(error)\n")
                         }
                         let status: RunRecord.Status = run?.status ?? (Interruption.signal != nil ? .interrupted : .failed)
@@ -186,7 +189,9 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// One school: the run, then the backfill when asked. Flags win over the file's settings.
-    private func runSchool(_ settings: SchoolSettings, label: String, environment: [String: String]) async throws -> (Int32, RunRecord?, Fleet.Attempt) {
+    private func runSchool(
+        _ settings: SchoolSettings, label: String, environment: [String: String], connections: RunConnections
+    ) async throws -> (Int32, RunRecord?, Fleet.Attempt) {
         let now = Date()
         let deadline = ContinuousClock.now + (self.deadline.flatMap(parseDuration) ?? settings.deadline)
         var scope = settings.scope
@@ -202,7 +207,7 @@ struct RunCommand: AsyncParsableCommand {
         options.fullRefold = fullRefold
         options.freshWithin = freshWithin.flatMap(parseDuration)
         var (code, run, attempt) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now, deadline: deadline,
-                                                   detailedExitcode: detailedExitcode, label: label)
+                                                   detailedExitcode: detailedExitcode, label: label, connections: connections)
         if settings.backfill, !dryRun, let run, run.driftCount > 0, Interruption.signal == nil {
             var fill = backfillOptions
             if let url = settings.deliverURL, fill.deliver == nil { fill.deliver = url }
@@ -222,7 +227,7 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs one reconciliation and prints its summary; returns the exit code, and the run when it finished.
     static func reconcile(
         options: ReconcileJob.Options, api: DreamClassConfiguration, global: GlobalOptions, now: Date,
-        deadline: ContinuousClock.Instant, detailedExitcode: Bool, label: String = ""
+        deadline: ContinuousClock.Instant, detailedExitcode: Bool, label: String = "", connections: RunConnections = RunConnections()
     ) async throws -> (Int32, RunRecord?, Fleet.Attempt) {
         let logger = try global.makeLogger(label: "run")
         Secrets.register(api.apiKey)
@@ -232,10 +237,15 @@ struct RunCommand: AsyncParsableCommand {
         if let progress { options.progress = { progress.update($0) } }
         defer { progress?.finish() }
         do {
-            let connection = try global.connect(logger: logger)
-            let lockConnection = try global.connect(logger: logger)
-            let outcome = try await ReconcileJob(options: options, logger: logger)
-                .run(connection: connection, lockConnection: lockConnection, client: client, now: now)
+            let pair = try await connections.take(global, logger: logger)
+            let outcome: ReconcileJob.Outcome
+            do {
+                outcome = try await ReconcileJob(options: options, logger: logger).run(connection: pair.run, lockConnection: pair.lock, client: client, now: now)
+            } catch {
+                await connections.give(pair)
+                throw error
+            }
+            await connections.give(pair)
             try await client.shutdown()
             // With the report on stdout, the summary goes to stderr so the report stays clean.
             let out = options.reportPath == "-" ? StandardStream.error : StandardStream.output

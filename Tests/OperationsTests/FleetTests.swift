@@ -60,11 +60,29 @@ import TestSupport
 
     @Test func threeWorkersRunEverySchoolOnceAndNoneTwice() async throws {
         let fleet = try await Self.makeFleet("fleet")
+        // Which server processes serve each worker, looked at while they run.
+        let watcher = try fleet.database.connect()
+        let watching = Task {
+            var sessions: [String: Set<Int32>] = [:]
+            while !Task.isCancelled {
+                for row in try watcher.query("SELECT application_name, pid FROM pg_stat_activity WHERE application_name LIKE 'fleet-worker-%'").rows {
+                    sessions[try row.decode(String.self, at: 0), default: []].insert(try row.decode(Int32.self, at: 1))
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            return sessions
+        }
         let results = await withTaskGroup(of: Command.Result.self) { group in
-            for index in 0..<3 { group.addTask { await Self.worker(fleet, pidFile: fleet.work.appending(path: "pid-\(index)")) } }
+            for index in 0..<3 {
+                group.addTask { await Self.worker(fleet, pidFile: fleet.work.appending(path: "pid-\(index)"), name: "fleet-worker-\(index)") }
+            }
             return await group.reduce(into: []) { $0.append($1) }
         }
+        watching.cancel()
+        let sessions = try await watching.value
         await Self.stop(fleet)
+        // Each worker keeps its two connections from school to school.
+        #expect(sessions.count == 3 && sessions.values.allSatisfy { $0.count == 2 }, "\(sessions)")
         for result in results { #expect(result.stdout.contains("exit=0"), "\(result.stdout)\n\(result.stderr)") }
         let runs = try Self.completeRuns(try fleet.database.connect())
         #expect(runs.count == Self.schools)

@@ -1,0 +1,28 @@
+import EventStore
+import Logging
+import Postgres
+import Synchronization
+
+/// The two connections a run uses (its own and its lock's), kept from one school's run to the
+/// next in this process: a new PostgreSQL connection starts a server process, and a fleet worker
+/// that opened two per school spent most of the server's time starting and ending them.
+final class RunConnections: Sendable {
+    typealias Pair = (run: Connection, lock: Connection)
+    private let idle = Mutex<[Pair]>([])
+
+    /// A kept pair, or a new one.
+    func take(_ global: GlobalOptions, logger: Logger) async throws -> Pair {
+        if let pair = idle.withLock({ $0.popLast() }) { return pair }
+        return try await Blocking.run { (try global.connect(logger: logger), try global.connect(logger: logger)) }
+    }
+
+    /// Keeps `pair` for the next school, however the run ended, if it is clean: both connections
+    /// open, no transaction open on the run's, no advisory lock left on the lock's (either would
+    /// carry over into another school's run). Otherwise it is dropped, which closes it.
+    func give(_ pair: Pair) async {
+        let clean = try? await Blocking.run {
+            try pair.run.isOpen && !pair.run.inTransaction && pair.lock.isOpen && RunLock.holdsNone(on: pair.lock)
+        }
+        if clean == true { idle.withLock { $0.append(pair) } }
+    }
+}
