@@ -249,7 +249,6 @@ public final class DreamClassSimulator: Sendable {
     }
 }
 
-
 /// Which operation a request path names, by the configured templates.
 private enum Route {
     case periods
