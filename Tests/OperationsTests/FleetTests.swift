@@ -58,11 +58,11 @@ import TestSupport
         try? FileManager.default.removeItem(at: fleet.work)
     }
 
-    @Test func threeWorkersRunEverySchoolOnceAndNoneTwice() async throws {
-        let fleet = try await Self.makeFleet("fleet")
-        // Which server processes serve each worker, looked at while they run.
+    /// Which server processes serve each worker (by its PGAPPNAME), looked at every 10 ms until
+    /// the task is cancelled.
+    static func watchSessions(_ fleet: Fleet) throws -> Task<[String: Set<Int32>], any Error> {
         let watcher = try fleet.database.connect()
-        let watching = Task {
+        return Task {
             var sessions: [String: Set<Int32>] = [:]
             while !Task.isCancelled {
                 for row in try watcher.query("SELECT application_name, pid FROM pg_stat_activity WHERE application_name LIKE 'fleet-worker-%'").rows {
@@ -72,6 +72,11 @@ import TestSupport
             }
             return sessions
         }
+    }
+
+    @Test func threeWorkersRunEverySchoolOnceAndNoneTwice() async throws {
+        let fleet = try await Self.makeFleet("fleet")
+        let watching = try Self.watchSessions(fleet)
         let results = await withTaskGroup(of: Command.Result.self) { group in
             for index in 0..<3 {
                 group.addTask { await Self.worker(fleet, pidFile: fleet.work.appending(path: "pid-\(index)"), name: "fleet-worker-\(index)") }
@@ -91,6 +96,30 @@ import TestSupport
         let ran = results.map { $0.stdout.components(separatedBy: "drift:").count - 1 }
         #expect(ran.reduce(0, +) == Self.schools)
         #expect(ran.allSatisfy { $0 < Self.schools }, "\(ran)")
+    }
+
+    /// A school whose run fails (DreamClass answers 503 and no retry is allowed) rolls back and
+    /// records its failure; the worker goes on to the next schools on the same two connections.
+    @Test func aFailedSchoolLeavesItsConnectionsFitForTheNext() async throws {
+        let fleet = try await Self.makeFleet("fleet-fail")
+        fleet.simulators[1].settings.nextStatuses = [503]
+        let watching = try Self.watchSessions(fleet)
+        let script = #""$0" run --all-tenants --parallel 1 --skip-student-details; echo "exit=$?""#
+        let result = await Command.run("/bin/bash", ["-c", script, Command.buildDirectory + "/dreamclass-reconcile"], environment: [
+            "DREAMCLASS_CONFIG": fleet.config.path, "DATABASE_URL": fleet.database.conninfo, "LOG_LEVEL": "error",
+            "PGAPPNAME": "fleet-worker-alone", "DREAMCLASS_MAX_ATTEMPTS": "1",
+        ])
+        watching.cancel()
+        let sessions = try await watching.value
+        await Self.stop(fleet)
+        #expect(result.stdout.contains("exit=1"), "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stderr.contains("HTTP 503"), "\(result.stderr)")
+        let connection = try fleet.database.connect()
+        let runs = try Self.completeRuns(connection)
+        #expect(runs.count == Self.schools - 1 && runs["school-1"] == nil && runs.values.allSatisfy { $0 == 1 }, "\(runs)")
+        let failed = try connection.query("SELECT tenant FROM dreamclass.reconcile_runs WHERE status = 'failed'").rows.map { try $0.decode(String.self, at: 0) }
+        #expect(failed == ["school-1"])
+        #expect(sessions["fleet-worker-alone"]?.count == 2, "\(sessions)")
     }
 
     @Test func aWorkerKilledMidRunLeavesItsSchoolToTheOthers() async throws {
