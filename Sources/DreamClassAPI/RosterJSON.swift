@@ -125,44 +125,37 @@ private struct Scanner {
         index += 1
     }
 
-    /// `[ value, ... ]`, each value read by `element`.
-    mutating func elements(_ element: (inout Scanner) throws -> Void) throws {
-        try consume(UInt8(ascii: "["))
+    /// `open item, ... close`, each item read by `item`.
+    mutating func delimited(_ open: UInt8, _ close: UInt8, _ item: (inout Scanner) throws -> Void) throws {
+        try consume(open)
         skipSpace()
-        if peek() == UInt8(ascii: "]") {
+        if peek() == close {
             index += 1
             return
         }
         while true {
             skipSpace()
-            try element(&self)
+            try item(&self)
             skipSpace()
             guard let next = peek() else { throw GiveUp() }
             index += 1
-            if next == UInt8(ascii: "]") { return }
+            if next == close { return }
             guard next == UInt8(ascii: ",") else { throw GiveUp() }
         }
     }
 
+    /// `[ value, ... ]`, each value read by `element`.
+    mutating func elements(_ element: (inout Scanner) throws -> Void) throws {
+        try delimited(UInt8(ascii: "["), UInt8(ascii: "]"), element)
+    }
+
     /// `{ "key": value, ... }`, each value read by `member`, which is handed its key.
     mutating func members(_ member: (inout Scanner, String) throws -> Void) throws {
-        try consume(UInt8(ascii: "{"))
-        skipSpace()
-        if peek() == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
-        while true {
-            skipSpace()
-            let key = String(decoding: try plainString(), as: UTF8.self)
-            try consume(UInt8(ascii: ":"))
-            skipSpace()
-            try member(&self, key)
-            skipSpace()
-            guard let next = peek() else { throw GiveUp() }
-            index += 1
-            if next == UInt8(ascii: "}") { return }
-            guard next == UInt8(ascii: ",") else { throw GiveUp() }
+        try delimited(UInt8(ascii: "{"), UInt8(ascii: "}")) { scanner in
+            let key = String(decoding: try scanner.plainString(), as: UTF8.self)
+            try scanner.consume(UInt8(ascii: ":"))
+            scanner.skipSpace()
+            try member(&scanner, key)
         }
     }
 
