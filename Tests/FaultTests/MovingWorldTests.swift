@@ -170,6 +170,40 @@ import Testing
         #expect(Set(backfilledDeletes).isDisjoint(with: presentThroughout), "seed \(seed)")
     }
 
+    /// The next night: its rosters are read ahead from the last run's periods while DreamClass
+    /// churns them, one of those periods has left the list and a new one has come. Still no
+    /// false delete or create; the new period's rows are found; the gone one's are never deletes.
+    @Test(arguments: 1...12)
+    func aRunReadingAheadUnderChurnNeverGivesAFalseDeleteOrCreate(seed: UInt64) async throws {
+        let tenant = "ahead-\(seed)"
+        var school = School.generate(periods: 3, studentsPerPeriod: 20, seed: seed, today: Self.now)
+        try storeInSync(school, tenant: tenant)
+        let first = try await run(Self.simulator(school, tenant: tenant), tenant: tenant) { $0.pageSize = 6 }
+        #expect(first.run.status == .ok, "seed \(seed)")
+
+        let gone = school.periods.removeLast()
+        school.periods.append(Period(id: 900, name: "New", startDate: "2025-09-01"))
+        let added = (0..<4).map { Enrollment(id: 90_000 + $0, studentId: 10_000 + $0, active: true, addedAt: "2025-09-01T08:00:00.000+00:00") }
+        school.enrollments[900] = added
+        let before = Set(school.periods.flatMap { school.enrollments[$0.id] ?? [] }.map(\.id))
+        let simulator = Self.simulator(school, tenant: tenant, seed: seed) {
+            $0.pageSize = 6
+            $0.rosterChurnRate = 0.2
+        }
+        let outcome = try await run(simulator, tenant: tenant) { $0.pageSize = 6; $0.readAttempts = 8 }
+        let churn = simulator.statistics
+        let presentThroughout = before.subtracting(churn.churnRemoved)
+        let deletes = Set(outcome.items.filter { $0.kind == "missed_delete" }.map(\.studentPeriodID))
+        let creates = Set(outcome.items.filter { $0.kind == "missed_create" }.map(\.studentPeriodID))
+        #expect(deletes.isDisjoint(with: presentThroughout), "seed \(seed): false deletes \(deletes.intersection(presentThroughout))")
+        #expect(deletes.isDisjoint(with: (school.enrollments[gone.id] ?? []).map(\.id)), "seed \(seed)")
+        #expect(creates.isSubset(of: before.union(churn.churnAdded)), "seed \(seed): false creates \(creates.subtracting(before.union(churn.churnAdded)))")
+        #expect(!outcome.periods.contains { $0.periodID == gone.id }, "seed \(seed)")
+        if outcome.periods.first(where: { $0.periodID == 900 })?.readOK == true {
+            #expect(Set(added.map(\.id)).subtracting(churn.churnRemoved).isSubset(of: creates), "seed \(seed)")
+        }
+    }
+
     @Test func churnHappensAndIsSurvivedAcrossTheSeeds() async throws {
         // The property above is only worth something if the churn really hits the reads.
         var rereads = 0, changed = 0, complete = 0
