@@ -28,6 +28,8 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // glibc's allocator settings (`mallopt`), which Glibc's module map leaves out.
+        .systemLibrary(name: "CMalloc"),
         // What every stage speaks: enrollments, periods, students, webhook envelopes, drift, runs,
         // timestamps. Plain value types; Foundation only.
         .target(name: "Models"),
@@ -120,7 +122,7 @@ let package = Package(
         .target(
             name: "ReconcileJob",
             dependencies: [
-                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Models", "FileOutput",
+                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Models", "FileOutput", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

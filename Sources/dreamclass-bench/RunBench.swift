@@ -41,6 +41,7 @@ struct RunBench: AsyncParsableCommand {
     var thenNew: Double?
 
     func run() async throws {
+        MallocArenas.limit()
         let (periods, enrollmentsPerPeriod, events) = scenario?.shape ?? (self.periods, self.enrollmentsPerPeriod, self.events)
         let server = try TemporaryPostgresServer()
         defer { server.stop() }

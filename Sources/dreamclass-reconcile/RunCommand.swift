@@ -92,6 +92,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        MallocArenas.limit(environment: environment)
         let schools = try selectSchools(environment: environment)
         let pinger = ping.map { HealthPing(url: $0) }
         await pinger?.send(.start)
