@@ -8,19 +8,25 @@ import TestSupport
     static let script = NightlyTests.packageRoot.appending(path: ".ci/setup").path
 
     /// A folder of stub commands: each name prints nothing and exits 0, except `id`, which says `uid`.
-    static func machine(_ commands: [String], uid: Int) throws -> String {
+    ///
+    /// A shell writes them: a file this process held open for writing could be inherited by a
+    /// child another test forks at that moment, and a stub still open for writing in any process
+    /// cannot be run (ETXTBSY), which made the script see a stub as missing.
+    static func machine(_ commands: [String], uid: Int) async throws -> String {
         let bin = NSTemporaryDirectory() + "setup-bin-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: bin + "/bash", withDestinationPath: "/bin/bash")
-        for command in commands + ["id"] {
-            let body = command == "id" ? "echo \(uid)" : "exit 0"
-            FileManager.default.createFile(atPath: bin + "/" + command, contents: Data("#!/bin/bash\n\(body)\n".utf8), attributes: [.posixPermissions: 0o755])
+        let writes = (commands + ["id"]).map { command in
+            #"printf '#!/bin/bash\n%s\n' '\#(command == "id" ? "echo \(uid)" : "exit 0")' > "$0/\#(command)" && chmod 755 "$0/\#(command)""#
         }
+        let written = await Command.run("/bin/sh", ["-c", writes.joined(separator: " && "), bin])
+        struct StubsNotWritten: Error { var stderr: String }
+        guard written.status == 0 else { throw StubsNotWritten(stderr: written.stderr) }
         return bin
     }
 
     static func setup(_ commands: [String], uid: Int = 1000, postgres: Bool = false, _ arguments: [String] = ["--check"]) async throws -> Command.Result {
-        let bin = try machine(commands, uid: uid)
+        let bin = try await machine(commands, uid: uid)
         defer { try? FileManager.default.removeItem(atPath: bin) }
         let initdb = postgres ? bin + "/swift" : bin + "/no-initdb-here"
         return await Command.run(script, arguments, environment: ["PATH": bin, "SETUP_INITDB_GLOB": initdb])
