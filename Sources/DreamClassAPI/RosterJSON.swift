@@ -21,6 +21,13 @@ enum RosterJSON {
 /// Not readable here; the caller falls back to `JSONDecoder`.
 private struct GiveUp: Error {}
 
+/// Fills `field` from `read`; a field named twice gives up (`JSONDecoder` keeps one of them, and
+/// which is not ours to guess).
+private func once<T>(_ field: inout T?, _ read: () throws -> T) throws {
+    guard case .none = field else { throw GiveUp() }
+    field = try read()
+}
+
 private struct Scanner {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
@@ -53,17 +60,13 @@ private struct Scanner {
         try members { scanner, key in
             switch key {
             case "content":
-                guard content == nil else { throw GiveUp() }
-                content = try scanner.rows()
+                try once(&content) { try scanner.rows() }
             case "last":
-                guard last == nil else { throw GiveUp() }
-                last = try scanner.orNull { try $0.bool() }
+                try once(&last) { try scanner.orNull { try $0.bool() } }
             case "totalPages":
-                guard totalPages == nil else { throw GiveUp() }
-                totalPages = try scanner.orNull { try $0.integer() }
+                try once(&totalPages) { try scanner.orNull { try $0.integer() } }
             case "totalElements":
-                guard totalElements == nil else { throw GiveUp() }
-                totalElements = try scanner.orNull { try $0.integer() }
+                try once(&totalElements) { try scanner.orNull { try $0.integer() } }
             default:
                 try scanner.skipValue(depth: 1)
             }
@@ -87,17 +90,13 @@ private struct Scanner {
         try members { scanner, key in
             switch key {
             case "id":
-                guard id == nil else { throw GiveUp() }
-                id = try scanner.integer()
+                try once(&id) { try scanner.integer() }
             case "studentId":
-                guard studentID == nil else { throw GiveUp() }
-                studentID = try scanner.integer()
+                try once(&studentID) { try scanner.integer() }
             case "active":
-                guard active == nil else { throw GiveUp() }
-                active = try scanner.bool()
+                try once(&active) { try scanner.bool() }
             case "addedAt":
-                guard addedAt == nil else { throw GiveUp() }
-                addedAt = String(decoding: try scanner.plainString(), as: UTF8.self)
+                try once(&addedAt) { String(decoding: try scanner.plainString(), as: UTF8.self) }
             default:
                 try scanner.skipValue(depth: 2)
             }
@@ -107,6 +106,7 @@ private struct Scanner {
     }
 
     // MARK: JSON
+
 
     func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
 
