@@ -233,7 +233,7 @@ public struct ReconcileJob: Sendable {
         try await withThrowingTaskGroup(of: Fetched.self) { group in
             group.addTask { .periods(try await client.periods()) }
             for id in expected {
-                group.addTask { .roster(id, await readRoster(id, client: client, logger: logger)) }
+                group.addTask { .roster(id, await readRoster(id, client: client)) }
             }
             var school: [Period] = []
             var selected: (periods: [Period], unknown: [Int]) = ([], [])
@@ -244,6 +244,7 @@ public struct ReconcileJob: Sendable {
             // A read is handed on (to progress and the early lookups) only once the list says it is in scope.
             func deliver(_ id: Int, _ read: RemoteRoster.Read) {
                 guard inScope!.contains(id) else { return }
+                warnIfFailed(id, read, logger: logger)
                 reads[id] = read
                 if case .complete(let rows) = read { early?.arrived(rows) }
                 progress.periodsRead += 1
@@ -258,7 +259,7 @@ public struct ReconcileJob: Sendable {
                     progress.periodsTotal = selected.periods.count
                     let started = Set(expected)
                     for period in selected.periods where !started.contains(period.id) {
-                        group.addTask { .roster(period.id, await readRoster(period.id, client: client, logger: logger)) }
+                        group.addTask { .roster(period.id, await readRoster(period.id, client: client)) }
                     }
                     for (id, read) in waiting { deliver(id, read) }
                     waiting = [:]
@@ -275,26 +276,32 @@ public struct ReconcileJob: Sendable {
         }
     }
 
-    /// One period's roster; a failure is kept as the read's outcome, not thrown.
-    private func readRoster(_ id: Int, client: DreamClassClient, logger: Logger) async -> RemoteRoster.Read {
+    /// One period's roster; a failure is kept as the read's outcome, not thrown (nor logged: a
+    /// read ahead of a period no longer in scope fails unseen).
+    private func readRoster(_ id: Int, client: DreamClassClient) async -> RemoteRoster.Read {
         do {
             return .complete(try await client.periodStudents(periodId: id))
         } catch {
-            logger.warning("period roster could not be read; its enrollments are not diffed", metadata: [
-                "period": "\(id)", "error": "\(error)",
-            ])
             return .failed("\(error)")
         }
+    }
+
+    private func warnIfFailed(_ id: Int, _ read: RemoteRoster.Read, logger: Logger) {
+        guard case .failed(let reason) = read else { return }
+        logger.warning("period roster could not be read; its enrollments are not diffed", metadata: ["period": "\(id)", "error": "\(reason)"])
     }
 
     /// The confirming read of `periods`' rosters, at once: the client bounds the requests in flight.
     private func readRosters(_ periods: [Period], client: DreamClassClient, logger: Logger) async -> [Int: RemoteRoster.Read] {
         await withTaskGroup(of: (Int, RemoteRoster.Read).self) { group in
             for period in periods {
-                group.addTask { (period.id, await readRoster(period.id, client: client, logger: logger)) }
+                group.addTask { (period.id, await readRoster(period.id, client: client)) }
             }
             var reads: [Int: RemoteRoster.Read] = [:]
-            for await (id, read) in group { reads[id] = read }
+            for await (id, read) in group {
+                warnIfFailed(id, read, logger: logger)
+                reads[id] = read
+            }
             return reads
         }
     }
