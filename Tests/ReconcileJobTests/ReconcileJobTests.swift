@@ -206,6 +206,23 @@ import Testing
         #expect(!logs.messages.contains { $0.contains("could not be read") }, "\(logs.messages)")
     }
 
+    /// The kept state cannot be written (here a constraint refuses every row; a full disk does the
+    /// same): the run fails and keeps nothing, and the connection is fit for the next run.
+    @Test func aRunWhoseKeptStateCannotBeWrittenFailsAndKeepsNothing() async throws {
+        try connection.ingest(Self.scenario.storedWebhooks)
+        try connection.execute("ALTER TABLE dreamclass.enrollment_states ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+        await #expect(throws: PostgresError.self) { try await run(Self.simulator(Self.scenario.schoolAfter)) }
+        let store = RunStore(schema: "dreamclass")
+        #expect(try store.recentRuns(tenant: Self.tenant, limit: 5, on: connection).map(\.status) == [.failed])
+        #expect(try connection.withSession { try FoldStateStore(schema: "dreamclass").horizon(tenant: Self.tenant, on: $0) } == nil)
+        #expect(try connection.query("SELECT count(*) FROM dreamclass.drift_items").first?.decode(Int.self, at: 0) == 0)
+
+        try connection.execute("ALTER TABLE dreamclass.enrollment_states DROP CONSTRAINT refuse_all")
+        let next = try await run(Self.simulator(Self.scenario.schoolAfter))
+        #expect(next.run.status == .drift && next.items.count == 10)
+        #expect(try connection.withSession { try FoldStateStore(schema: "dreamclass").horizon(tenant: Self.tenant, on: $0) } != nil)
+    }
+
     @Test func aSecondRunOfTheSameTenantIsRefused() async throws {
         let holder = try database.connect()
         let lock = try #require(try RunLock.acquire(schema: "dreamclass", tenant: Self.tenant, connection: holder))
