@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "Settings",
             dependencies: [
-                "DreamClassAPI", "Reconciliation", "Models",
+                "DreamClassAPI", "Reconciliation", "Reports", "Models",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

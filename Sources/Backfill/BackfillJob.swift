@@ -16,9 +16,12 @@ public struct BackfillJob: Sendable {
     public struct Options: Sendable {
         public var schema: String
         public var runID: Int64
-        /// Deletes per period above this are held (default 10% of the period's local enrollments).
-        public var maxDeletes: DeleteLimit = .percent(10)
+        /// Deletes per period above this are held.
+        public var maxDeletes: DeleteLimit = .default
         public var allowMassDelete = false
+        /// Missed creates the guard suspects are held (a tenant with no stored event, or most of a roster).
+        public var createGuard: CreateGuard = .default
+        public var allowMassCreate = false
         public var dryRun = false
         /// Events per transaction.
         public var batchSize = 500
@@ -54,11 +57,16 @@ public struct BackfillJob: Sendable {
         public var entries: [Entry]
         /// Periods whose deletes were held; `nil` stands for the enrollments of unknown period.
         public var heldPeriods: [Int?]
+        /// Why the missed creates were held, when they were.
+        public var createsHeld: CreateGuard.Suspicion?
         public var delivered = 0
         public var deliveryFailed = 0
 
         /// How many entries ended so.
         public func count(_ outcome: Entry.Outcome) -> Int { entries.filter { $0.outcome == outcome }.count }
+
+        /// Held entries of one drift kind.
+        public func held(_ kind: DriftKind) -> Int { entries.filter { $0.outcome == .held && $0.kind == kind.rawValue }.count }
 
         /// The entries as rows of the backfill report.
         public var reportRows: [BackfillReport.Row] {
@@ -76,6 +84,7 @@ public struct BackfillJob: Sendable {
                 let names = heldPeriods.map { $0.map { "period \($0)" } ?? "enrollments of unknown period" }
                 text += "\nheld: deletes of \(names.joined(separator: ", ")) exceed the limit; review the report, then run again with --allow-mass-delete to apply them"
             }
+            if let createsHeld { text += "\nheld: \(held(.missedCreate)) creates: \(createsHeld)" }
             return text
         }
     }
@@ -95,26 +104,34 @@ public struct BackfillJob: Sendable {
         connection: Connection, sender: WebhookSender? = nil, now: Date = Date(), afterBatch: (Int) throws -> Void = { _ in }
     ) async throws -> Outcome {
         let (runs, store, options) = (RunStore(schema: options.schema), BackfillStore(schema: options.schema), self.options)
-        let plan = BackfillPlan(maxDeletes: options.maxDeletes, allowMassDelete: options.allowMassDelete)
+        let plan = BackfillPlan(maxDeletes: options.maxDeletes, allowMassDelete: options.allowMassDelete,
+                                createGuard: options.createGuard, allowMassCreate: options.allowMassCreate)
         let millis = Int64(now.timeIntervalSince1970 * 1000)
-        let (run, entries, held) = try await Blocking.run {
+        let (run, entries, held, createsHeld) = try await Blocking.run {
             guard let run = try runs.run(options.runID, on: connection) else { throw BackfillError.noSuchRun(options.runID) }
             guard BackfillPlan.canBackfill(run.status) else { throw BackfillError.runNotFinished(options.runID, run.status.rawValue) }
             let items = try runs.driftItems(runID: run.runID, on: connection)
             let repairs = items.map(BackfillPlan.repair)
             var held: Set<Int?> = []
-            if items.contains(where: { $0.kind == DriftKind.missedDelete.rawValue }) {
+            var createsHeld: CreateGuard.Suspicion?
+            if items.contains(where: { $0.kind == DriftKind.missedDelete.rawValue || $0.kind == DriftKind.missedCreate.rawValue }) {
+                let local = try store.localEnrollments(tenant: run.tenant, on: connection)
                 let emptyRosters = Set(try runs.periodReads(runID: run.runID, on: connection).filter { $0.readOK && $0.enrollments == 0 }.map(\.periodID))
-                held = plan.heldPeriods(items, localEnrollments: try store.localEnrollments(tenant: run.tenant, on: connection), emptyRosters: emptyRosters)
+                held = plan.heldPeriods(items, localEnrollments: local, emptyRosters: emptyRosters)
+                createsHeld = plan.heldCreates(run, localEnrollments: try store.hasEvents(tenant: run.tenant, on: connection) ? max(1, local[nil] ?? 0) : 0)
             }
             let newer = try store.enrollmentsWithNewerEvents(repairs.map(\.studentPeriodID), tenant: run.tenant, since: run.startedAt, on: connection)
             let entries = repairs.map { repair in
-                Self.entry(repair, decision: plan.decide(repair, newerEvents: newer, held: held), tenant: run.tenant, millis: millis, signature: options.signature)
+                Self.entry(repair, decision: plan.decide(repair, newerEvents: newer, held: held, createsHeld: createsHeld != nil),
+                           tenant: run.tenant, millis: millis, signature: options.signature)
             }
-            return (run, entries, held)
+            return (run, entries, held, createsHeld)
         }
-        var outcome = Outcome(entries: entries, heldPeriods: held.sorted { ($0 ?? -1) < ($1 ?? -1) })
+        var outcome = Outcome(entries: entries, heldPeriods: held.sorted { ($0 ?? -1) < ($1 ?? -1) }, createsHeld: createsHeld)
         guard !options.dryRun else { return outcome }
+        try await Blocking.run { [outcome] in
+            try runs.recordHeld(runID: run.runID, deletes: outcome.held(.missedDelete), creates: outcome.held(.missedCreate), on: connection)
+        }
 
         let toStore = entries.indices.filter { entries[$0].outcome == .stored }
         for (number, start) in stride(from: 0, to: toStore.count, by: max(1, options.batchSize)).enumerated() {

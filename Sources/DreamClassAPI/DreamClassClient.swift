@@ -228,6 +228,9 @@ public final class DreamClassClient: Sendable {
                     }
                     last = "HTTP \(status)"
                     lastMalformed = nil
+                case 401, 403:
+                    // The body is not quoted: a server may echo the request's headers, the key among them.
+                    throw DreamClassError.denied(status, url: url, credentials: configuration.credentialSource)
                 default:
                     throw DreamClassError.status(status, url: url, excerpt: DreamClassError.excerpt(body))
                 }
@@ -311,6 +314,11 @@ struct TransportFailure: Error, CustomStringConvertible {
             outcome = "tls"
             description = "TLS failed: \(error)"
             isPermanent = true
+        case let error as IOError:
+            // NIO's own text reads "connection reset (error set): Connection refused) (errno: 111)".
+            outcome = "connection"
+            description = "connection failed: \(String(cString: strerror(error.errnoCode)))"
+            isPermanent = false
         default:
             outcome = "connection"
             description = "connection failed: \(error)"

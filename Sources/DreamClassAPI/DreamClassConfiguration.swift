@@ -38,6 +38,8 @@ public struct DreamClassConfiguration: Sendable {
     public var requestsPerSecond: Double?
     /// A PEM file of CA certificates to trust instead of the system's. Verification is always on.
     public var caBundlePath: String?
+    /// Where the API key and school code came from, in the user's words, for the message of a 401.
+    public var credentialSource = "DREAMCLASS_API_KEY (or DREAMCLASS_API_KEY_FILE) and DREAMCLASS_SCHOOL_CODE"
     /// The largest response body accepted.
     public var maxBodyBytes: Int
     /// Reads of one list, the first included, while its pages disagree (``PagedRead``).

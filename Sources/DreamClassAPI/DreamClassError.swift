@@ -1,8 +1,10 @@
 /// A call to DreamClass that did not give an answer. Every case names the URL, which carries no
 /// secret: the API key travels in a header.
 public enum DreamClassError: Error, Sendable, CustomStringConvertible {
-    /// The server answered with a status that is not retried (401, 403, 400, 404 of a list ...).
+    /// The server answered with a status that is not retried (400, 404 of a list ...).
     case status(Int, url: String, excerpt: String)
+    /// 401 or 403: the credentials are wrong; `credentials` says where they came from.
+    case denied(Int, url: String, credentials: String)
     /// Every try failed with something retryable; `last` says what the last one was.
     case retriesExhausted(operation: APIOperation, url: String, attempts: Int, last: String)
     /// The body was not what the operation returns.
@@ -19,6 +21,9 @@ public enum DreamClassError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .status(let status, let url, let excerpt):
             "DreamClass answered HTTP \(status) for GET \(url)" + (excerpt.isEmpty ? "" : ": \(excerpt)") + Self.nextStep(status: status)
+        case .denied(let status, let url, let credentials):
+            "DreamClass answered HTTP \(status) for GET \(url): it refuses the credentials. Check \(credentials) "
+                + "(`dreamclass-reconcile config check` tries them)"
         case .retriesExhausted(let operation, let url, let attempts, let last):
             "\(operation) failed after \(attempts) tries (GET \(url)); last: \(last). "
                 + "What it covers stays unverified; the next run tries again (DREAMCLASS_MAX_ATTEMPTS sets the tries)"

@@ -53,6 +53,12 @@ public struct BackfillStore: Sendable {
 
     public init(schema: String) { self.schema = schema }
 
+    /// Whether the store holds any event of the tenant.
+    public func hasEvents(tenant: String, on connection: Connection) throws -> Bool {
+        try connection.query("SELECT EXISTS (SELECT 1 FROM \(quoteIdentifier(schema)).webhook_events WHERE tenant = $1)", [tenant])
+            .first?.decode(Bool.self, at: 0) ?? false
+    }
+
     /// The tenant's enrollments per period, as earlier runs learned them; the `nil` key counts them all.
     public func localEnrollments(tenant: String, on connection: Connection) throws -> [Int?: Int] {
         var counts: [Int?: Int] = [:]

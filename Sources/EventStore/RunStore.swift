@@ -182,7 +182,7 @@ public struct RunStore: Sendable {
             SELECT run_id, tenant, scope, started_at, finished_at, status, missed_creates, missed_updates, missed_deletes,
                 stale_deletes, new_items, persisting_items, resolved_items, in_sync, in_flight, unverified, out_of_scope,
                 periods_total, periods_failed, remote_enrollments, events_read, events_skipped, events_unusable,
-                events_unsigned, api_calls, api_retries, error, roster_rereads, changed_during_run
+                events_unsigned, api_calls, api_retries, error, roster_rereads, changed_during_run, held_deletes, held_creates
             FROM \(s).reconcile_runs WHERE \(condition) ORDER BY run_id DESC LIMIT $\(parameters.count + 1)
             """, parameters + [max(1, limit)]).rows.map { row in
             var record = RunRecord(
@@ -199,8 +199,15 @@ public struct RunStore: Sendable {
             record.error = try row.decodeIfPresent(at: 26)
             record.rosterRereads = try row.decode(at: 27)
             record.changedDuringRun = try row.decode(at: 28)
+            record.heldDeletes = try row.decode(at: 29)
+            record.heldCreates = try row.decode(at: 30)
             return record
         }
+    }
+
+    /// Records what a backfill of the run held back (its latest backfill's figures).
+    public func recordHeld(runID: Int64, deletes: Int, creates: Int, on connection: Connection) throws {
+        try connection.execute("UPDATE \(s).reconcile_runs SET held_deletes = $2, held_creates = $3 WHERE run_id = $1", [runID, deletes, creates])
     }
 
     /// How each period's roster read went in a run.

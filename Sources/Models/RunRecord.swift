@@ -41,6 +41,10 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var rosterRereads = 0
     /// Missed deletes a confirming read found present after all: not drift.
     public var changedDuringRun = 0
+    /// What the last backfill of the run held back: deletes over the mass-delete limit, creates
+    /// the mass-create guard suspects.
+    public var heldDeletes = 0
+    public var heldCreates = 0
     public var error: String?
 
     public init(runID: Int64, tenant: String, scope: String, startedAt: Date, status: Status = .running) {

@@ -52,6 +52,10 @@ public enum MetricsFile {
                recorded.map { ([("tenant", $0.0)], Double($0.1.rosterRereads)) })
         family("changed_during_run", "Deletes the last run's confirming reads did not confirm.",
                recorded.map { ([("tenant", $0.0)], Double($0.1.changedDuringRun)) })
+        family("held_deletes", "Deletes the last run's backfill held for a person to review (the mass-delete guard).",
+               recorded.map { ([("tenant", $0.0)], Double($0.1.heldDeletes)) })
+        family("held_creates", "Creates the last run's backfill held as suspect (the mass-create guard).",
+               recorded.map { ([("tenant", $0.0)], Double($0.1.heldCreates)) })
         return text
     }
 

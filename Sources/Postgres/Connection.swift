@@ -15,6 +15,38 @@ public final class Connection: Sendable {
     private let handle: Mutex<OpaquePointer>
     private let notices: NoticeSink
     private let redactor: Redactor
+    private let bound: Mutex<Bound>
+
+    /// The job's deadline, and the statement and lock timeouts last sent for it.
+    private struct Bound {
+        var deadline: ContinuousClock.Instant?
+        /// The remaining time the server's timeouts were last set to; `nil` when they are the
+        /// connection's own (none was sent, or a rollback may have undone them).
+        var applied: Duration?
+    }
+
+    /// What every connection sets unless its connection string says otherwise: a connect that
+    /// gives up after 10 s (`PGCONNECT_TIMEOUT` wins), and TCP keepalives and a user timeout that
+    /// notice a server gone without a word (a host powered off, a cut network) within about two
+    /// minutes instead of the kernel's two hours.
+    public static let defaultParameters: [(key: String, value: String)] = [
+        ("connect_timeout", "10"), ("keepalives", "1"), ("keepalives_idle", "60"), ("keepalives_interval", "10"),
+        ("keepalives_count", "6"), ("tcp_user_timeout", "120000"),
+    ]
+
+    /// `PQconnectdbParams` with ``defaultParameters`` before the caller's string, which libpq
+    /// expands in place (`expand_dbname`), so every key the caller gives wins.
+    private static func connect(_ conninfo: String) -> OpaquePointer? {
+        let environment = ProcessInfo.processInfo.environment
+        var pairs = defaultParameters.filter { $0.key != "connect_timeout" || (environment["PGCONNECT_TIMEOUT"] ?? "").isEmpty }
+        pairs.append(("dbname", conninfo))
+        let keys = pairs.map { strdup($0.key) }
+        let values = pairs.map { strdup($0.value) }
+        defer { (keys + values).forEach { free($0) } }
+        let keyPointers = keys.map { UnsafePointer($0) } + [nil]
+        let valuePointers = values.map { UnsafePointer($0) } + [nil]
+        return PQconnectdbParams(keyPointers, valuePointers, 1)
+    }
 
     /// Opens a connection.
     ///
@@ -23,7 +55,7 @@ public final class Connection: Sendable {
     ///   `~/.pgpass`. ``init(environment:logger:)`` reads `DATABASE_URL` first.
     public init(conninfo: String, logger: Logger = Logger(label: "postgres")) throws {
         var redactor = Redactor(conninfo: conninfo)
-        guard let raw = PQconnectdb(conninfo) else {
+        guard let raw = Self.connect(conninfo) else {
             throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
         }
         if let password = PQpass(raw).map({ String(cString: $0) }) { redactor.add(password) }
@@ -37,6 +69,7 @@ public final class Connection: Sendable {
         self.notices = sink
         self.redactor = redactor
         self.handle = Mutex(raw)
+        self.bound = Mutex(Bound())
         // Text forms of timestamps are parsed by this wrapper: fix them whatever the server's defaults.
         try execute("SET TIME ZONE 'UTC'")
         try execute("SET DateStyle = 'ISO, YMD'")
@@ -59,8 +92,57 @@ public final class Connection: Sendable {
     @discardableResult
     public func withSession<T: Sendable>(_ body: (Session) throws -> T) throws -> T {
         try handle.withLock { raw in
-            try body(Session(raw: raw, redactor: redactor))
+            let session = Session(raw: raw, redactor: redactor)
+            let deadline = try applyDeadline(session)
+            do {
+                return try body(session)
+            } catch let error as PostgresError {
+                // A rollback undoes a SET made in the transaction: send the timeouts again.
+                bound.withLock { $0.applied = nil }
+                throw deadline.map { error.naming(deadline: $0) } ?? error
+            }
         }
+    }
+
+    /// Bounds every statement from now on by `deadline`: the server's `statement_timeout` and
+    /// `lock_timeout` are set to the time it leaves (sent again as it shrinks, at most once a
+    /// second), so a statement blocked by another session's lock ends by the deadline with a
+    /// ``PostgresError`` whose ``PostgresError/isTimeout`` is true; once it has passed, no
+    /// statement is sent. `nil` gives the connection its own timeouts back.
+    public func setDeadline(_ deadline: ContinuousClock.Instant?) {
+        bound.withLock { $0.deadline = deadline }
+    }
+
+    /// Gives the statements that record why work stopped `grace` past a deadline that passed or
+    /// is about to: writing "failed" must not fail for want of time.
+    public func extendDeadline(by grace: Duration) {
+        bound.withLock { bound in
+            if let deadline = bound.deadline { bound.deadline = max(deadline, .now + grace) }
+        }
+    }
+
+    /// Sends the deadline's timeouts when they are due; returns the deadline, if one is set.
+    private func applyDeadline(_ session: Session) throws -> ContinuousClock.Instant? {
+        let (deadline, applied) = bound.withLock { ($0.deadline, $0.applied) }
+        guard let deadline else {
+            if applied != nil {
+                try session.executeScript("RESET statement_timeout; RESET lock_timeout")
+                bound.withLock { $0.applied = nil }
+            }
+            return nil
+        }
+        guard PQtransactionStatus(session.raw) != PQTRANS_INERROR else { return deadline }
+        let remaining = deadline - .now
+        guard remaining > .zero else { throw PostgresError.deadlinePassed() }
+        if let applied, applied - remaining < .seconds(1) { return deadline }
+        // The lock wait gives up a little first, so that its own error (which names the lock)
+        // is the one reported.
+        let statement = max(1, Int64(remaining.seconds * 1000))
+        let lock = max(1, statement - min(1000, statement / 10))
+        try session.query("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+                          ["\(statement)ms", "\(lock)ms"])
+        bound.withLock { $0.applied = remaining }
+        return deadline
     }
 
     /// How a transaction sees the others: a snapshot per statement, or one for the whole transaction.

@@ -12,6 +12,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case server
         /// The client could not send a statement or its data (bad parameter, COPY failure).
         case client
+        /// The job's deadline passed before or while PostgreSQL worked on a statement.
+        case timeout
     }
 
     public var kind: Kind
@@ -36,7 +38,33 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         self.statement = statement
     }
 
+    /// The deadline passed, or the server gave up a statement for it: a lock held elsewhere
+    /// (`55P03`, lock_timeout) or a statement that ran too long (`57014`, statement_timeout or a
+    /// cancel). Try again later.
+    public var isTimeout: Bool {
+        kind == .timeout || sqlState == "55P03" || sqlState == "57014"
+    }
+
+    /// The deadline had passed before a statement could be sent.
+    static func deadlinePassed() -> PostgresError {
+        PostgresError(kind: .timeout, message: "the deadline passed before the statement could be sent to PostgreSQL")
+    }
+
+    /// This error as the job's deadline explains it, when the server gave up for the timeouts
+    /// the deadline set.
+    func naming(deadline: ContinuousClock.Instant) -> PostgresError {
+        guard kind == .server, sqlState == "55P03" || sqlState == "57014", ContinuousClock.now + .seconds(2) >= deadline else { return self }
+        var error = self
+        error.kind = .timeout
+        error.message = sqlState == "55P03"
+            ? "waited for a lock until the deadline (\(message)): another session holds a lock on a table this job needs "
+                + "(a migration, VACUUM FULL, LOCK TABLE); pg_locks and pg_stat_activity show which"
+            : "a statement ran until the deadline (\(message))"
+        return error
+    }
+
     public var description: String {
+        if kind == .timeout { return "PostgreSQL: \(message)" + (statement.map { " (statement: \($0.prefix(80)))" } ?? "") }
         var text = "PostgreSQL"
         if let sqlState { text += " error \(sqlState)" } else { text += " \(kind) error" }
         text += ": \(message)"

@@ -10,8 +10,11 @@ actor ConnectionPool {
     private var open = 0
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    init(size: Int, connect: @escaping @Sendable () throws -> Connection) {
+    private let statementTimeout: Duration
+
+    init(size: Int, statementTimeout: Duration, connect: @escaping @Sendable () throws -> Connection) {
         self.size = max(1, size)
+        self.statementTimeout = statementTimeout
         self.connect = connect
     }
 
@@ -19,8 +22,13 @@ actor ConnectionPool {
     /// A connection that failed is closed rather than handed out again.
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         let connection = try await take()
+        let timeout = statementTimeout
         do {
-            let value = try await Blocking.run { try body(connection) }
+            let value = try await Blocking.run {
+                // Every use is bounded from the moment it gets a thread: a blocked store answers 503.
+                connection.setDeadline(.now + timeout)
+                return try body(connection)
+            }
             give(connection)
             return value
         } catch let error as PostgresError where error.isConnectionFailure {

@@ -44,6 +44,9 @@ public final class WebhookReceiver: Sendable {
         public var bodyTimeout: Duration = .seconds(10)
         /// Connections open at once; more wait in the listen backlog until one closes.
         public var maxConnections = 1_024
+        /// The longest a request waits on PostgreSQL (a lock held elsewhere, a slow disk): then
+        /// 503, which DreamClass retries, well before its own 10 s wait makes the delivery fail.
+        public var databaseTimeout: Duration = .seconds(5)
 
         public init(schema: String) { self.schema = schema }
     }
@@ -61,7 +64,7 @@ public final class WebhookReceiver: Sendable {
     public init(options: Options, logger: Logger = Logger(label: "serve"), connect: @escaping @Sendable () throws -> Connection) {
         self.options = options
         self.logger = logger
-        pool = ConnectionPool(size: options.connections, connect: connect)
+        pool = ConnectionPool(size: options.connections, statementTimeout: options.databaseTimeout, connect: connect)
         inbox = ReceiverInbox(schema: options.schema)
     }
 
@@ -157,7 +160,8 @@ public final class WebhookReceiver: Sendable {
         } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
             return await reject(body, reason: "refused by PostgreSQL: \(error.message)")
         } catch {
-            logger.error("webhook not stored: database unavailable", metadata: ["event": "\(envelope.rawID)", "error": "\(error)"])
+            let why = (error as? PostgresError)?.isTimeout == true ? "database busy (a lock or a slow statement)" : "database unavailable"
+            logger.error("webhook not stored: \(why); answered 503 so DreamClass tries again", metadata: ["event": "\(envelope.rawID)", "error": "\(error)"])
             return Self.text(.serviceUnavailable, #"{"error":"try again later"}"#)
         }
     }

@@ -27,6 +27,8 @@ public struct ReconcileJob: Sendable {
         public var freshWithin: Duration?
         /// Everything but writing to the database.
         public var dryRun: Bool
+        /// When the run's missed creates are suspect (``Outcome/suspectedCreates``).
+        public var createGuard: CreateGuard = .default
         /// Where the report goes (`-` is stdout); `nil` writes none.
         public var reportPath: String?
         public var format: DriftReport.Format
@@ -64,12 +66,18 @@ public struct ReconcileJob: Sendable {
         public var foldState: FoldStateStore.Update?
         /// How long reading and folding the stored events took.
         public var foldSeconds: Double
+        /// Why the missed creates look like a wrong tenant or a receiver that stores nothing,
+        /// when they do: the run is recorded, and the CLI exits with the configuration code.
+        public var suspectedCreates: CreateGuard.Suspicion?
         public var seconds: Double
         public var summary: String { RunSummary.line(run, seconds: seconds) }
     }
 
     public var options: Options
     public var logger: Logger
+
+    /// How long past its deadline a run may take to record that it failed.
+    public static let recordingGrace: Duration = .seconds(5)
 
     public init(options: Options, logger: Logger = Logger(label: "reconcile")) {
         self.options = options
@@ -137,6 +145,8 @@ public struct ReconcileJob: Sendable {
                 let status: RunRecord.Status = interrupted ? .interrupted : .failed
                 let failure = interrupted ? "interrupted by \(options.interruption?() ?? "cancellation")" : "\(error)"
                 _ = try? await Blocking.runEvenIfCancelled {
+                    // A run stopped by its deadline still records why, in a few seconds' grace.
+                    for each in [connection, lockConnection] { each.extendDeadline(by: Self.recordingGrace) }
                     // What the run staged is dropped with it.
                     connection.rollback()
                     do { try store.fail(runID: runID, error: failure, status: status, on: connection) } catch {
@@ -212,8 +222,11 @@ public struct ReconcileJob: Sendable {
         try await staged
         return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
                        learnedPeriods: RunAssembly.periodsToRecord(learned: result.learnedPeriods, known: known),
-                       foldState: foldState,
-                       foldSeconds: foldSeconds, seconds: 0)
+                       foldState: foldState, foldSeconds: foldSeconds,
+                       suspectedCreates: options.createGuard.suspicion(
+                           tenant: tenant, creates: assembled.record.missedCreates, roster: assembled.record.remoteEnrollments,
+                           localEnrollments: local.fold.states.count),
+                       seconds: 0)
     }
 
     /// What one of the remote reads brought.

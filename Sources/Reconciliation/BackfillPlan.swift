@@ -38,10 +38,22 @@ public struct BackfillPlan: Sendable {
     /// Deletes per period above this are held.
     public var maxDeletes: DeleteLimit
     public var allowMassDelete: Bool
+    /// Missed creates the guard suspects are held.
+    public var createGuard: CreateGuard
+    public var allowMassCreate: Bool
 
-    public init(maxDeletes: DeleteLimit, allowMassDelete: Bool) {
+    public init(maxDeletes: DeleteLimit, allowMassDelete: Bool, createGuard: CreateGuard = .default, allowMassCreate: Bool = false) {
         self.maxDeletes = maxDeletes
         self.allowMassDelete = allowMassDelete
+        self.createGuard = createGuard
+        self.allowMassCreate = allowMassCreate
+    }
+
+    /// Why the run's missed creates are held, or `nil` when they go ahead (none suspect, or
+    /// `--allow-mass-create`).
+    public func heldCreates(_ run: RunRecord, localEnrollments: Int) -> CreateGuard.Suspicion? {
+        guard !allowMassCreate else { return nil }
+        return createGuard.suspicion(tenant: run.tenant, creates: run.missedCreates, roster: run.remoteEnrollments, localEnrollments: localEnrollments)
     }
 
     /// Only a finished run has drift to repair: ok, drift, or incomplete (what it verified).
@@ -88,10 +100,11 @@ public struct BackfillPlan: Sendable {
     }
 
     /// Newer truth first: an enrollment with a real event after the run is left alone. Then a
-    /// held delete waits for `--allow-mass-delete`.
-    public func decide(_ repair: Repair, newerEvents: Set<Int>, held: Set<Int?>) -> Decision {
+    /// held delete waits for `--allow-mass-delete`, a held create for `--allow-mass-create`.
+    public func decide(_ repair: Repair, newerEvents: Set<Int>, held: Set<Int?>, createsHeld: Bool = false) -> Decision {
         if newerEvents.contains(repair.studentPeriodID) { return .skippedNewerEvent }
         if repair.kind == DriftKind.missedDelete.rawValue, !allowMassDelete, held.contains(repair.periodID) { return .held }
+        if repair.kind == DriftKind.missedCreate.rawValue, createsHeld { return .held }
         return .stored
     }
 }

@@ -18,6 +18,9 @@ public enum DeleteLimit: Sendable, Equatable {
         }
     }
 
+    /// A tenth of a period's enrollments: more than a school loses in one night in the normal course.
+    public static let `default` = DeleteLimit.percent(10)
+
     /// What the setting takes, for error messages.
     public static let expected = "a count (25) or a share from 0% to 100% (10%)"
 

@@ -25,9 +25,9 @@ public enum BackfillReport {
         }
     }
 
-    /// `reports/backfill-<tenant>-<UTC time>.csv`.
-    public static func defaultPath(tenant: String, at date: Date) -> String {
-        DriftReport.defaultPath(tenant: tenant, at: date, format: .csv).replacingOccurrences(of: "reports/drift-", with: "reports/backfill-")
+    /// `<directory>/backfill-<tenant>-<UTC time>.csv`.
+    public static func defaultPath(in directory: String = DriftReport.defaultDirectory, tenant: String, at date: Date) -> String {
+        DriftReport.path("backfill", in: directory, tenant: tenant, at: date, extension: "csv")
     }
 
     /// - Parameter wouldDeliver: for a dry run with `--deliver`: rows to be stored say `would_deliver`.

@@ -34,10 +34,18 @@ public enum DriftReport {
         }
     }
 
-    /// The default report path: `reports/drift-<tenant>-<UTC time>.<format>`.
-    public static func defaultPath(tenant: String, at date: Date, format: Format) -> String {
+    /// The folder reports go to when neither a flag nor the school's `report_dir` names one.
+    public static let defaultDirectory = "reports"
+
+    /// A report's path: `<directory>/<kind>-<tenant>-<UTC time>.<ext>`, the one rule for every report's name.
+    public static func path(_ kind: String, in directory: String = defaultDirectory, tenant: String, at date: Date, extension ext: String) -> String {
         let stamp = Timestamp.format(date).prefix(19).replacingOccurrences(of: ":", with: "")
-        return "reports/drift-\(FileName.part(tenant))-\(stamp)Z.\(format.rawValue)"
+        return "\(directory)/\(kind)-\(FileName.part(tenant))-\(stamp)Z.\(ext)"
+    }
+
+    /// The drift report's path: `<directory>/drift-<tenant>-<UTC time>.<format>`.
+    public static func defaultPath(in directory: String = defaultDirectory, tenant: String, at date: Date, format: Format) -> String {
+        path("drift", in: directory, tenant: tenant, at: date, extension: format.rawValue)
     }
 
     private static func cells(_ item: StoredDriftItem, tenant: String) -> [String?] {

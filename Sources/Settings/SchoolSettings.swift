@@ -1,6 +1,7 @@
 import DreamClassAPI
 import Models
 import Reconciliation
+import Reports
 
 /// Everything one school's nightly run needs, after file, environment and flags are merged.
 public struct SchoolSettings: Sendable {
@@ -10,7 +11,8 @@ public struct SchoolSettings: Sendable {
     public var scope: ReconcileScope = .all
     public var settle: Duration = .seconds(900)
     public var backfill = false
-    public var maxDeletes: DeleteLimit = .percent(10)
+    public var maxDeletes: DeleteLimit = .default
+    public var createGuard: CreateGuard = .default
     /// The run (and its backfill) stops waiting on DreamClass or the endpoint after this: what is
     /// unread is unverified, the run incomplete. Fits a nightly window with room to spare.
     public var deadline: Duration = SchoolSettings.defaultDeadline
@@ -20,7 +22,7 @@ public struct SchoolSettings: Sendable {
     /// Files holding secrets; the secrets themselves never live in the configuration file.
     public var deliverPasswordFile: String?
     public var webhookSecretFile: String?
-    public var reportDirectory = "reports"
+    public var reportDirectory = DriftReport.defaultDirectory
 
     /// `environment` with the school's secret files added as `*_FILE` variables, where the
     /// environment does not give the secret itself: the environment wins, as for every setting.

@@ -40,7 +40,7 @@ public struct SettingsFile: Sendable {
         "base_url": "text", "school_code": "text", "tenant": "text", "api_key_file": "text",
         "scope": "text", "periods": "list", "settle": "text", "backfill": "flag", "max_deletes": "text",
         "deliver": "text", "deliver_user": "text", "deliver_password_file": "text", "webhook_secret_file": "text",
-        "report_dir": "text", "concurrency": "number", "max_rps": "number",
+        "report_dir": "text", "concurrency": "number", "max_rps": "number", "max_creates": "text",
         "timeout": "number", "page_size": "number", "path_periods": "text", "path_period_students": "text",
         "path_student": "text", "deadline": "text", "read_attempts": "number", "max_attempts": "number",
         "max_retry_after": "number",
@@ -59,18 +59,33 @@ public struct SettingsFile: Sendable {
 
     /// Checks `text` as the file at `path` would be (for tests and `config check`).
     public static func parse(_ text: String, path: String) throws(SettingsError) -> SettingsFile {
+        let (file, errors) = parseLeniently(text, path: path)
+        if let error = SettingsError.combined(errors) { throw error }
+        return file!
+    }
+
+    /// Every problem of the file at `path` and of each of its schools (the environment's
+    /// included), for `config check`: one pass names them all, an unknown key beside a missing
+    /// school code. Empty when every school can run.
+    public static func check(path: String, environment: [String: String]) -> (file: SettingsFile?, problems: [SettingsError]) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            return (nil, [SettingsError(file: path, message: "cannot be read: check the path, and that this user may read it")])
+        }
+        let (file, errors) = parseLeniently(text, path: path)
+        return (file, errors + (file?.problems(environment: environment) ?? []))
+    }
+
+    /// The file with every section it could read, and every problem it found; `nil` when it
+    /// is not YAML of the right shape at all.
+    private static func parseLeniently(_ text: String, path: String) -> (SettingsFile?, [SettingsError]) {
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw SettingsError(file: path, message: "is empty") }
+            guard let node = try Yams.compose(yaml: text) else { return (nil, [SettingsError(file: path, message: "is empty")]) }
             root = node
-        } catch let error as SettingsError {
-            throw error
-        } catch let error as YamlError {
-            throw SettingsError(file: path, message: "is not valid YAML: \(error)")
         } catch {
-            throw SettingsError(file: path, message: "is not valid YAML: \(error)")
+            return (nil, [SettingsError(file: path, message: "is not valid YAML: \(error)")])
         }
-        guard let top = root.mapping else { throw SettingsError(file: path, line: line(root), message: "must be a mapping with defaults and schools") }
+        guard let top = root.mapping else { return (nil, [SettingsError(file: path, line: line(root), message: "must be a mapping with defaults and schools")]) }
         var file = SettingsFile(path: path)
         // Every problem of the file is collected, so that one check names them all.
         var errors: [SettingsError] = []
@@ -97,8 +112,7 @@ public struct SettingsFile: Sendable {
             }
         }
         if file.schools.isEmpty, errors.isEmpty { errors.append(SettingsError(file: path, key: "schools", message: "names no school")) }
-        if let error = SettingsError.combined(errors) { throw error }
-        return file
+        return (file, errors)
     }
 
     private mutating func section(_ node: Node, prefix: String, errors: inout [SettingsError]) -> [String: Setting] {
@@ -183,6 +197,12 @@ public struct SettingsFile: Sendable {
                 problem("api_key_file", "\(error)")
             }
         }
+        /// Where a setting the environment may override came from, in the user's words.
+        func source(_ key: String, variable: String) -> String {
+            if !(environment[variable] ?? "").isEmpty || !(environment[variable + "_FILE"] ?? "").isEmpty { return variable }
+            return merged[key].map { "\(path):\($0.line): \(place(key))" } ?? "\(place(key)) (not set) or \(variable)"
+        }
+        api.credentialSource = "\(source("api_key_file", variable: "DREAMCLASS_API_KEY")) and \(source("school_code", variable: "DREAMCLASS_SCHOOL_CODE"))"
         if let value = text("path_periods") { api.paths.periods = value }
         if let value = text("path_period_students") { api.paths.periodStudents = value }
         if let value = text("path_student") { api.paths.student = value }
@@ -212,6 +232,13 @@ public struct SettingsFile: Sendable {
         if let value = text("max_deletes") {
             if let limit = DeleteLimit(value) { settings.maxDeletes = limit } else { problem("max_deletes", "takes \(DeleteLimit.expected), not \"\(value)\"") }
         }
+        if let value = text("max_creates") {
+            if let guardValue = CreateGuard(value) { settings.createGuard = guardValue } else { problem("max_creates", "takes \(CreateGuard.expected), not \"\(value)\"") }
+        }
+        for (key, variable, missing) in [("api_key_file", "DREAMCLASS_API_KEY", api.apiKey.isEmpty), ("school_code", "DREAMCLASS_SCHOOL_CODE", api.schoolCode.isEmpty)]
+            where missing && merged[key] == nil {
+            errors.append(SettingsError(file: path, key: "schools.\(name).\(key)", message: "is not set, in the school's section, in defaults, or as \(variable) in the environment"))
+        }
         settings.deliverURL = text("deliver")
         settings.deliverUser = text("deliver_user")
         settings.deliverPasswordFile = text("deliver_password_file")
@@ -221,19 +248,24 @@ public struct SettingsFile: Sendable {
         return settings
     }
 
-    /// Every problem of every school (the environment's included), for `config check`; empty
-    /// when all can run.
+    /// Every problem of every school (the environment's included); empty when all can run.
     public func problems(environment: [String: String]) -> [SettingsError] {
         schoolNames.flatMap { name -> [SettingsError] in
-            do {
-                let settings = try resolve(school: name, environment: environment)
-                try settings.api.requireCredentials()
+            do throws(SettingsError) {
+                _ = try resolve(school: name, environment: environment)
                 return []
-            } catch let error as SettingsError {
-                return error.all
             } catch {
-                return [SettingsError(file: path, key: "schools.\(name)", message: "\(error)")]
+                return error.all
             }
         }
+    }
+
+    /// The schools whose tenant is `tenant`, in file order (the tenant defaults to the school's name).
+    public func schools(ofTenant tenant: String, environment: [String: String]) -> [String] {
+        schools.filter { school in
+            let environmentTenant = environment["DREAMCLASS_TENANT"].flatMap { $0.isEmpty ? nil : $0 }
+            guard case .text(let value)? = (school.values["tenant"] ?? defaults["tenant"])?.value else { return (environmentTenant ?? school.name) == tenant }
+            return (environmentTenant ?? value) == tenant
+        }.map(\.name)
     }
 }

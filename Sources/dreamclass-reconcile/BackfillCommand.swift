@@ -1,5 +1,6 @@
 import ArgumentParser
 import Backfill
+import Models
 import DreamClassAPI
 import EventStore
 import FileOutput
@@ -10,7 +11,8 @@ import Reports
 import Settings
 import Signing
 
-/// The settings of a backfill, shared by `backfill` and `run --backfill`.
+/// The settings of a backfill, shared by `backfill` and `run --backfill`. Each flag, when given,
+/// wins over the school's setting (``applied(to:)``); the job reads only the merged settings.
 struct BackfillOptions: ParsableArguments {
     @Option(help: "Deletes per period above this are held: a count, or a share like 10% of its local enrollments (default: the school's max_deletes, else 10%).")
     var maxDeletes: String?
@@ -18,70 +20,88 @@ struct BackfillOptions: ParsableArguments {
     @Flag(help: "Apply the deletes the mass-delete guard holds.")
     var allowMassDelete = false
 
-    @Option(help: "POST each event to this webhook endpoint, signed with DREAMCLASS_WEBHOOK_SECRET as DreamClass signs.")
+    @Flag(help: "Apply the creates the mass-create guard holds: a first load of a school, on purpose.")
+    var allowMassCreate = false
+
+    @Option(help: "POST each event to this webhook endpoint, signed with DREAMCLASS_WEBHOOK_SECRET as DreamClass signs (default: the school's deliver).")
     var deliver: String?
 
-    @Option(help: "Basic-auth user for --deliver; the password comes from DREAMCLASS_DELIVER_PASSWORD (or _FILE).")
+    @Option(help: "Basic-auth user for --deliver; the password comes from DREAMCLASS_DELIVER_PASSWORD (or _FILE, or the school's deliver_password_file).")
     var deliverUser: String?
 
     @Option(help: "How DREAMCLASS_WEBHOOK_SECRET becomes the HMAC key: base64 or raw.")
     var keyEncoding: WebhookSignature.KeyEncoding = .base64
 
-    @Option(help: "Where the backfill's CSV goes; - is stdout (default: reports/backfill-<tenant>-<UTC time>.csv).")
+    @Option(help: "Where the backfill's CSV goes; - is stdout (default: the school's report_dir, else reports/, as backfill-<tenant>-<UTC time>.csv).")
     var backfillReport: String?
 
     func validate() throws {
         if let maxDeletes, DeleteLimit(maxDeletes) == nil { throw ValidationError("--max-deletes takes \(DeleteLimit.expected), not \"\(maxDeletes)\"") }
-        if deliverUser != nil, deliver == nil { throw ValidationError("--deliver-user needs --deliver") }
     }
 
-    /// Backfills run `runID`; prints the summary, writes the CSV; returns the exit code.
-    /// `fileMaxDeletes` is the school's setting, which `--max-deletes` overrides.
+    /// The school's settings with these flags over them.
+    func applied(to school: SchoolSettings) -> SchoolSettings {
+        var settings = school
+        // Checked in validate().
+        if let limit = maxDeletes.flatMap(DeleteLimit.init) { settings.maxDeletes = limit }
+        if let deliver { settings.deliverURL = deliver }
+        if let deliverUser { settings.deliverUser = deliverUser }
+        return settings
+    }
+
+    /// Backfills run `runID` with `school`'s settings (flags already applied); prints the
+    /// summary, writes the CSV; returns the exit code.
     func backfill(
-        runID: Int64, dryRun: Bool, global: GlobalOptions, environment: [String: String] = ProcessInfo.processInfo.environment,
-        fileMaxDeletes: DeleteLimit = .percent(10), deadline: ContinuousClock.Instant, label: String = ""
-    ) async throws -> Int32 {
+        runID: Int64, school: SchoolSettings, dryRun: Bool, global: GlobalOptions, connection: Connection,
+        environment: [String: String], deadline: ContinuousClock.Instant, label: String = ""
+    ) async throws -> (code: Int32, outcome: BackfillJob.Outcome?) {
         let logger = try global.makeLogger(label: "backfill")
+        let secrets = school.secretsEnvironment(environment)
         var options = BackfillJob.Options(schema: global.resolvedSchema, runID: runID)
-        // Checked in validate(); the flag wins over the file.
-        options.maxDeletes = maxDeletes.flatMap(DeleteLimit.init) ?? fileMaxDeletes
+        options.maxDeletes = school.maxDeletes
         options.allowMassDelete = allowMassDelete
+        options.createGuard = school.createGuard
+        options.allowMassCreate = allowMassCreate
         options.deliveryProgress = { ProgressLine.show("\(label)delivered \($0) of \($1)") }
         options.dryRun = dryRun
-        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: environment).map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
+        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: secrets).map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
         var sender: WebhookSender?
-        if let deliver, !dryRun {
+        if let deliver = school.deliverURL, !dryRun {
             var configuration = WebhookSender.Configuration(url: deliver)
             configuration.deadline = deadline
-            if let deliverUser {
-                guard let password = try secret("DREAMCLASS_DELIVER_PASSWORD", environment: environment) else {
-                    throw ValidationError("--deliver-user needs DREAMCLASS_DELIVER_PASSWORD (or DREAMCLASS_DELIVER_PASSWORD_FILE)")
+            if let user = school.deliverUser {
+                guard let password = try secret("DREAMCLASS_DELIVER_PASSWORD", environment: secrets) else {
+                    throw ConfigurationError.missing("DREAMCLASS_DELIVER_PASSWORD")
                 }
-                configuration.basicAuth = (deliverUser, password)
+                configuration.basicAuth = (user, password)
             }
             sender = WebhookSender(configuration: configuration, logger: logger)
         }
+        connection.setDeadline(deadline)
+        defer { connection.setDeadline(nil) }
         do {
-            let connection = try global.connect(logger: logger)
             let outcome = try await BackfillJob(options: options, logger: logger).run(connection: connection, sender: sender)
             ProgressLine.show("")
             try? await sender?.shutdown()
             if let signal = Interruption.signal {
                 // What was stored and delivered is recorded; the rest is pending for the next backfill.
                 StandardStream.error.attempt(label + "interrupted by \(signal): \(outcome.summary); no report written, run it again for the rest\n")
-                return Interruption.exitCode ?? 130
+                return (Interruption.exitCode ?? ExitStatus.interrupted, outcome)
             }
-            let tenant = try RunStore(schema: global.resolvedSchema).run(runID, on: connection)?.tenant ?? "unknown"
-            let path = backfillReport ?? BackfillReport.defaultPath(tenant: tenant, at: Date())
-            try OutputFile.write(BackfillReport.render(outcome.reportRows, wouldDeliver: dryRun && deliver != nil), to: path)
+            let path = backfillReport ?? BackfillReport.defaultPath(in: school.reportDirectory, tenant: school.api.tenant, at: Date())
+            try OutputFile.write(BackfillReport.render(outcome.reportRows, wouldDeliver: dryRun && school.deliverURL != nil), to: path)
             let out = path == "-" ? StandardStream.error : StandardStream.output
             try out.write(label + (dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
             if path != "-" { try out.write(label + "backfill report: \(path)\n") }
-            return outcome.deliveryFailed > 0 ? ExitStatus.tryAgain : ExitStatus.ok
+            return (ExitStatus.worst([
+                outcome.deliveryFailed > 0 ? ExitStatus.tryAgain : ExitStatus.ok,
+                outcome.createsHeld != nil ? ExitStatus.configuration : ExitStatus.ok,
+                outcome.held(.missedDelete) > 0 ? ExitStatus.held : ExitStatus.ok,
+            ]), outcome)
         } catch {
             try? await sender?.shutdown()
             StandardStream.error.attempt(label + "error: \(error)\n")
-            return 1
+            return (ExitCodes.code(for: error), nil)
         }
     }
 }
@@ -93,30 +113,64 @@ struct BackfillCommand: AsyncParsableCommand {
         discussion: """
             missed_create and stale_delete become CREATED with DreamClass's row, missed_update UPDATED, \
             missed_delete DELETED with the last local data. Event ids are deterministic: running it \
-            again stores nothing twice and delivers only what was not delivered yet. Exit codes: 0 done; \
-            75 some deliveries failed or the deadline passed (run it again); 1 error; 64 usage; 143/130 \
-            stopped by SIGTERM/SIGINT.
+            again stores nothing twice and delivers only what was not delivered yet. With --config, the \
+            school whose tenant the run is of gives max_deletes, max_creates, deliver, deliver_user, \
+            deliver_password_file, webhook_secret_file, deadline and report_dir; flags win. Exit codes: \
+            0 done; 3 deletes held by the guard; 75 some deliveries failed, the deadline passed or \
+            PostgreSQL was unavailable (run it again); 78 creates held by the guard, or a setting is wrong; \
+            64 usage or no such run; 1 error; 143/130 stopped by SIGTERM/SIGINT.
             """
     )
 
     @Option(help: "The run to repair (see `runs`).") var run: Int64
     @Flag(help: "Print what would be written and delivered; write and deliver nothing.") var dryRun = false
-    @Option(help: "Stop delivering after this (0, 90s, 15m, 2h, 1d; default 3h): what is left stays undelivered, exit 75.")
+    @Option(help: "Stop after this (90s, 15m, 2h, 1d; default: the school's deadline, else 3h): what is left stays undelivered, exit 75.")
     var deadline: String?
+    @Option(help: "With --config: the school whose settings apply (default: the one whose tenant the run is of).")
+    var school: String?
     @OptionGroup var backfill: BackfillOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         try validateDeadline(deadline)
+        if school != nil, global.resolvedConfigPath == nil { throw ValidationError("--school needs --config") }
     }
 
     func run() async throws {
-        let limit = deadline.flatMap(parseDuration) ?? SchoolSettings.defaultDeadline
+        let environment = ProcessInfo.processInfo.environment
+        let logger = try global.makeLogger(label: "backfill")
+        let connection = try global.connect(logger: logger)
+        let tenant = try RunStore(schema: global.resolvedSchema).run(run, on: connection)?.tenant
+        guard let tenant else { throw BackfillError.noSuchRun(run) }
+        let settings = backfill.applied(to: try schoolSettings(tenant: tenant, environment: environment))
+        let limit = deadline.flatMap(parseDuration) ?? settings.deadline
         let (backfill, runID, dryRun, global) = (self.backfill, self.run, self.dryRun, self.global)
-        let code = try await Interruption.run {
-            try await backfill.backfill(runID: runID, dryRun: dryRun, global: global, deadline: .now + limit)
+        let (code, _) = try await Interruption.run {
+            try await backfill.backfill(runID: runID, school: settings, dryRun: dryRun, global: global, connection: connection,
+                                        environment: environment, deadline: .now + limit)
         }
-        if code != 0 { throw ExitCode(code) }
+        if code != ExitStatus.ok { throw ExitCode(code) }
+    }
+
+    /// The settings of the run's school: from the file when one is given (the school named, or
+    /// the one of the run's tenant), else the built-in defaults.
+    private func schoolSettings(tenant: String, environment: [String: String]) throws -> SchoolSettings {
+        guard let path = global.resolvedConfigPath else {
+            return SchoolSettings(name: tenant, api: DreamClassConfiguration(apiKey: "", schoolCode: "", tenant: tenant))
+        }
+        let file = try SettingsFile.load(path: path)
+        for warning in file.warnings { StandardStream.error.attempt("warning: \(warning)\n") }
+        let names = school.map { [$0] } ?? file.schools(ofTenant: tenant, environment: environment)
+        guard let name = names.first else { throw SchoolNotInFile(runID: run, tenant: tenant, file: path, schools: file.schoolNames) }
+        guard names.count == 1 else {
+            throw SettingsError(file: path, key: "schools", message: "\(names.joined(separator: " and ")) share tenant \"\(tenant)\": name one with --school")
+        }
+        let settings = try file.resolve(school: name, environment: environment)
+        guard settings.api.tenant == tenant else {
+            throw SettingsError(file: path, key: "schools.\(name).tenant",
+                                message: "is \"\(settings.api.tenant)\", but run \(run) is of tenant \"\(tenant)\": name the run's school, or another run")
+        }
+        return settings
     }
 }
 

@@ -3,6 +3,7 @@ import DreamClassAPI
 import EventStore
 import FileOutput
 import Foundation
+import Reconciliation
 import Settings
 import Signing
 
@@ -17,7 +18,7 @@ struct ConfigCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate the configuration file and probe each school's API: periods, paging and page size, GetStudent.",
-        discussion: "Every problem of the file is named at once, with the file, the key and its line. Exit codes: 0 all good; 1 a school's call failed; 64 the file is invalid."
+        discussion: "Every problem of the file is named at once, with the file, the key and its line. Exit codes: 0 all good; 78 the file or a setting is wrong, or DreamClass refuses a school's credentials; 75 DreamClass could not be reached or throttled; 1 another failure."
     )
 
     @Flag(help: "Only validate the file; call nobody.") var offline = false
@@ -28,20 +29,19 @@ struct ConfigCheck: AsyncParsableCommand {
 
     func run() async throws {
         guard let path = global.resolvedConfigPath else { throw ValidationError("name the file with --config or DREAMCLASS_CONFIG") }
-        let file: SettingsFile
-        do { file = try SettingsFile.load(path: path) } catch { throw ValidationError("\(error)") }
-        for warning in file.warnings { StandardStream.error.attempt("warning: \(warning)\n") }
         let environment = ProcessInfo.processInfo.environment
-        let problems = file.problems(environment: environment)
-        guard problems.isEmpty else {
+        let (checked, problems) = SettingsFile.check(path: path, environment: environment)
+        for warning in checked?.warnings ?? [] { StandardStream.error.attempt("warning: \(warning)\n") }
+        guard let file = checked, problems.isEmpty else {
             for problem in problems { StandardStream.error.attempt("error: \(problem)\n") }
-            throw ExitCode(64)
+            StandardStream.error.attempt("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(path); the file's keys: \(SettingsFile.keyNames.joined(separator: ", "))\n")
+            throw ExitCode(ExitStatus.configuration)
         }
         if signatures, !offline {
             try checkSignatures(file, environment: environment)
             return
         }
-        var failed = false
+        var codes: [Int32] = []
         for name in file.schoolNames {
             // Checked above: every school resolves.
             let settings = try file.resolve(school: name, environment: environment)
@@ -55,12 +55,13 @@ struct ConfigCheck: AsyncParsableCommand {
                 try StandardStream.output.line("school \(name): ok, \(probe.periods) periods (tenant \(settings.api.tenant), \(settings.api.baseURL))")
                 try report(probe, school: name, pageSize: settings.api.pageSize)
             } catch {
-                failed = true
+                codes.append(ExitCodes.code(for: error))
                 StandardStream.error.attempt("school \(name): \(error)\n")
             }
             try? await client.shutdown()
         }
-        if failed { throw ExitCode(1) }
+        let worst = ExitStatus.worst(codes)
+        if worst != ExitStatus.ok { throw ExitCode(worst) }
     }
 }
 
@@ -116,7 +117,7 @@ extension ConfigCheck {
                 try StandardStream.output.line("\(prefix): signatures that verify: \(counts); none verify: the secret is not the one DreamClass signs with, or the events were not signed")
             }
         }
-        if failed { throw ExitCode(1) }
+        if failed { throw ExitCode(ExitStatus.configuration) }
     }
 }
 

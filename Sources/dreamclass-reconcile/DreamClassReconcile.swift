@@ -14,13 +14,17 @@ struct DreamClassReconcile: AsyncParsableCommand {
     /// it (EPIPE, reported, exit 1) instead of a signal that ends the process without a word.
     static func main() async {
         StandardStream.ignoreBrokenPipeSignal()
+        var command: any ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
         do {
-            var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch where ExitCodes.classified(error) != nil {
+            // The product's errors end by the exit-code contract, the error as the last line.
+            ExitCodes.exit(with: error)
         } catch {
             exit(withError: error)
         }

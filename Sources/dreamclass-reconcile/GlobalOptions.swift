@@ -57,11 +57,7 @@ struct GlobalOptions: ParsableArguments {
 /// Reads a secret from `NAME`, or from the file named by `NAME_FILE` (its content, trimmed), and
 /// keeps it out of every log line from then on.
 func secret(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
-    do {
-        let value = try DreamClassConfiguration.secret(name, environment: environment)
-        Secrets.register(value)
-        return value
-    } catch {
-        throw ValidationError("\(error)")
-    }
+    let value = try DreamClassConfiguration.secret(name, environment: environment)
+    Secrets.register(value)
+    return value
 }

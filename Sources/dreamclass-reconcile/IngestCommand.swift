@@ -3,6 +3,7 @@ import DreamClassAPI
 import EventStore
 import FileOutput
 import Foundation
+import Reconciliation
 import Signing
 
 struct IngestCommand: AsyncParsableCommand {
@@ -12,7 +13,8 @@ struct IngestCommand: AsyncParsableCommand {
         discussion: """
             Lines that are not valid envelopes are kept in rejected_events with their line number \
             and reason; they do not stop the ingest. Exit codes: 0 every line stored or a duplicate; \
-            65 some lines were rejected (all others stored); 1 error; 143/130 stopped by SIGTERM/SIGINT \
+            65 some lines were rejected (all others stored); 75 PostgreSQL unavailable, or a lock held \
+            past --deadline (ingest the file again: what was stored is kept once); 1 error; 143/130 stopped by SIGTERM/SIGINT \
             (the lines counted are stored). With DREAMCLASS_WEBHOOK_SECRET (or \
             DREAMCLASS_WEBHOOK_SECRET_FILE) set, each event's signature is checked and the result \
             stored in signature_valid.
@@ -30,6 +32,13 @@ struct IngestCommand: AsyncParsableCommand {
 
     @Option(help: "Connections writing batches at once (the server's work is what bounds an ingest).")
     var writers: Int = 2
+
+    @Option(help: "Stop waiting on PostgreSQL after this (90s, 15m, 2h, 1d; default: no limit): a statement blocked by a lock then ends the ingest, exit 75; the batches committed stay stored.")
+    var deadline: String?
+
+    func validate() throws {
+        try validateDeadline(deadline)
+    }
 
     @OptionGroup var global: GlobalOptions
 
@@ -53,6 +62,10 @@ struct IngestCommand: AsyncParsableCommand {
             }
             guard writers >= 1 else { throw ValidationError("--writers must be at least 1") }
             let connections = try (0..<writers).map { _ in try global.connect(logger: logger) }
+            if let limit = deadline.flatMap(parseDuration) {
+                let end = ContinuousClock.now + limit
+                for connection in connections { connection.setDeadline(end) }
+            }
             let connection = connections[0]
             try Migrator(schema: global.resolvedSchema, logger: logger).requireUpToDate(connection)
             var ingester = Ingester(
@@ -70,7 +83,7 @@ struct IngestCommand: AsyncParsableCommand {
                 }
             } catch let error as IngestError where Interruption.signal != nil {
                 StandardStream.error.attempt("interrupted: \(error)\n")
-                throw ExitCode(Interruption.exitCode ?? 130)
+                throw ExitCode(Interruption.exitCode ?? ExitStatus.interrupted)
             }
             try StandardStream.output.line(summary.description)
             if summary.signaturesChecked > 0, summary.signaturesFailed * 2 > summary.signaturesChecked {
@@ -81,10 +94,10 @@ struct IngestCommand: AsyncParsableCommand {
             }
             if let signal = Interruption.signal {
                 StandardStream.error.attempt("interrupted by \(signal): the lines counted are stored; ingest the same file again for the rest\n")
-                throw ExitCode(Interruption.exitCode ?? 130)
+                throw ExitCode(Interruption.exitCode ?? ExitStatus.interrupted)
             }
             // Every line is accounted for, but some are only in rejected_events: cron should hear of it.
-            if summary.rejected > 0 { throw ExitCode(65) }
+            if summary.rejected > 0 { throw ExitCode(ExitStatus.rejectedInput) }
         }
     }
 }

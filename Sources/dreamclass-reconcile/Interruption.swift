@@ -1,3 +1,4 @@
+import Reconciliation
 import Synchronization
 import UnixSignals
 
@@ -11,7 +12,7 @@ enum Interruption {
 
     /// 143 for SIGTERM, 130 for SIGINT (128 + the signal's number, as shells report it).
     static var exitCode: Int32? {
-        signal.map { $0 == .sigterm ? 143 : 130 }
+        signal.map { $0 == .sigterm ? ExitStatus.terminated : ExitStatus.interrupted }
     }
 
     /// Runs `body`, cancelling it when SIGTERM or SIGINT arrives, and returns what it returns:

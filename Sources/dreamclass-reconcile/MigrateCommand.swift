@@ -24,7 +24,7 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs `body`; a failure is printed as one clear line on stderr and exits with code 1.
+/// Runs `body`; a failure is printed as one clear line on stderr and exits with its code of the contract (``ExitCodes``).
 func exitOnFailure(_ body: () async throws -> Void) async throws {
     do {
         try await body()
@@ -34,6 +34,6 @@ func exitOnFailure(_ body: () async throws -> Void) async throws {
         throw error
     } catch {
         StandardStream.error.attempt("error: \(error)\n")
-        throw ExitCode(1)
+        throw ExitCode(ExitCodes.code(for: error))
     }
 }

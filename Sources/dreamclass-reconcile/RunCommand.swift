@@ -5,9 +5,11 @@ import FileOutput
 import Foundation
 import Models
 import Monitoring
+import Postgres
 import ReconcileJob
 import Reconciliation
 import Reports
+import Backfill
 import Settings
 
 struct RunCommand: AsyncParsableCommand {
@@ -17,9 +19,13 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             One school from the DREAMCLASS_* environment, or from a --config file: one --school, or \
             --all-tenants. Exit codes: 0 finished (with or without drift); 2 drift found and \
-            --detailed-exitcode given; 75 incomplete (a period could not be read), another run holds \
-            the lock, or the deadline passed; 1 error; 64 usage; 143/130 stopped by SIGTERM/SIGINT (the \
-            run is recorded as interrupted, no report is written). With several schools, the worst of theirs.
+            --detailed-exitcode given; 3 the backfill's guard held deletes; 75 try again later (a period \
+            could not be read, another run holds the lock, the deadline passed, DreamClass throttled or \
+            failed, PostgreSQL unavailable or a lock held); 78 a setting is wrong (401/403, an unreadable \
+            secret, a school not in the file) or the missed creates are suspect (no stored event, or more \
+            than max_creates of the roster; --allow-mass-create for a first load); 64 usage; 1 error; \
+            143/130 stopped by SIGTERM/SIGINT (the run is recorded as interrupted, no report is written). \
+            With several schools, the worst of theirs.
             """
     )
 
@@ -112,14 +118,12 @@ struct RunCommand: AsyncParsableCommand {
     /// The schools to run: the environment's one, or those of the --config file.
     private func selectSchools(environment: [String: String]) throws -> [SchoolSettings] {
         guard let path = global.resolvedConfigPath else {
-            let api: DreamClassConfiguration
-            do { api = try DreamClassConfiguration.fromEnvironment(environment) } catch { throw ValidationError("\(error)") }
+            let api = try DreamClassConfiguration.fromEnvironment(environment)
             var settings = SchoolSettings(name: api.tenant, api: api)
             settings.backfill = backfill
             return [settings]
         }
-        let file: SettingsFile
-        do { file = try SettingsFile.load(path: path) } catch { throw ValidationError("\(error)") }
+        let file = try SettingsFile.load(path: path)
         for warning in file.warnings { StandardStream.error.attempt("warning: \(warning)\n") }
         let names: [String]
         if allTenants {
@@ -131,18 +135,11 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             throw ValidationError("\(path) has \(file.schoolNames.count) schools: name one with --school, or use --all-tenants")
         }
-        var schools: [SchoolSettings] = []
-        for name in names {
-            do {
-                var settings = try file.resolve(school: name, environment: environment)
-                settings.backfill = settings.backfill || backfill
-                try settings.api.requireCredentials()
-                schools.append(settings)
-            } catch {
-                throw ValidationError("school \(name): \(error)")
-            }
+        return try names.map { name in
+            var settings = try file.resolve(school: name, environment: environment)
+            settings.backfill = settings.backfill || backfill
+            return settings
         }
-        return schools
     }
 
     /// Runs the schools side by side, `--parallel` at a time; one school's failure does not stop the
@@ -197,8 +194,7 @@ struct RunCommand: AsyncParsableCommand {
         let deadline = ContinuousClock.now + (self.deadline.flatMap(parseDuration) ?? settings.deadline)
         var scope = settings.scope
         if current { scope = .current } else if !periods.isEmpty { scope = .periods(periods) }
-        let reportPath = report ?? settings.reportDirectory + "/" + DriftReport.defaultPath(tenant: settings.api.tenant, at: now, format: format)
-            .dropFirst("reports/".count)
+        let reportPath = report ?? DriftReport.defaultPath(in: settings.reportDirectory, tenant: settings.api.tenant, at: now, format: format)
         var options = ReconcileJob.Options(
             schema: global.resolvedSchema, tenant: settings.api.tenant, scope: scope,
             settle: settle.flatMap(parseDuration) ?? settings.settle, skipStudentDetails: skipStudentDetails, dryRun: dryRun,
@@ -207,19 +203,19 @@ struct RunCommand: AsyncParsableCommand {
         options.interruption = { Interruption.signal.map(\.description) }
         options.fullRefold = fullRefold
         options.freshWithin = freshWithin.flatMap(parseDuration)
+        options.createGuard = settings.createGuard
         var (code, run, attempt) = try await Self.reconcile(options: options, api: settings.api, global: global, now: now, deadline: deadline,
-                                                   detailedExitcode: detailedExitcode, label: label, connections: connections)
-        if settings.backfill, !dryRun, let run, run.driftCount > 0, Interruption.signal == nil {
-            var fill = backfillOptions
-            if let url = settings.deliverURL, fill.deliver == nil { fill.deliver = url }
-            if let user = settings.deliverUser, fill.deliverUser == nil { fill.deliverUser = user }
-            if fill.backfillReport == nil {
-                fill.backfillReport = settings.reportDirectory + "/" + BackfillReport.defaultPath(tenant: settings.api.tenant, at: now).dropFirst("reports/".count)
-            }
-            let backfilled = try await fill.backfill(
-                runID: run.runID, dryRun: false, global: global, environment: settings.secretsEnvironment(environment), fileMaxDeletes: settings.maxDeletes,
-                deadline: deadline, label: label
+                                                   detailedExitcode: detailedExitcode, allowMassCreate: backfillOptions.allowMassCreate,
+                                                   label: label, connections: connections)
+        if settings.backfill, !dryRun, var recorded = run, recorded.driftCount > 0, Interruption.signal == nil {
+            let connection = try await Blocking.run { [global] in try global.connect(logger: try global.makeLogger(label: "backfill")) }
+            let (backfilled, outcome) = try await backfillOptions.backfill(
+                runID: recorded.runID, school: backfillOptions.applied(to: settings), dryRun: false, global: global, connection: connection,
+                environment: environment, deadline: deadline, label: label
             )
+            recorded.heldDeletes = outcome?.held(.missedDelete) ?? 0
+            recorded.heldCreates = outcome?.held(.missedCreate) ?? 0
+            run = recorded
             code = ExitStatus.worst([code, backfilled])
         }
         return (code, run, attempt)
@@ -228,7 +224,8 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs one reconciliation and prints its summary; returns the exit code, and the run when it finished.
     static func reconcile(
         options: ReconcileJob.Options, api: DreamClassConfiguration, global: GlobalOptions, now: Date,
-        deadline: ContinuousClock.Instant, detailedExitcode: Bool, label: String = "", connections: RunConnections = RunConnections()
+        deadline: ContinuousClock.Instant, detailedExitcode: Bool, allowMassCreate: Bool = false, label: String = "",
+        connections: RunConnections = RunConnections()
     ) async throws -> (Int32, RunRecord?, Fleet.Attempt) {
         let logger = try global.makeLogger(label: "run")
         Secrets.register(api.apiKey)
@@ -238,7 +235,7 @@ struct RunCommand: AsyncParsableCommand {
         if let progress { options.progress = { progress.update($0) } }
         defer { progress?.finish() }
         do {
-            let pair = try await connections.take(global, logger: logger)
+            let pair = try await connections.take(global, logger: logger, deadline: deadline)
             let outcome: ReconcileJob.Outcome
             do {
                 outcome = try await ReconcileJob(options: options, logger: logger).run(connection: pair.run, lockConnection: pair.lock, client: client, now: now)
@@ -256,7 +253,9 @@ struct RunCommand: AsyncParsableCommand {
             }
             if let path = options.reportPath, path != "-" { try out.write(label + "report: \(path)\n") }
             if options.dryRun { try out.write(label + "dry run: nothing was written to the database\n") }
-            return (ExitStatus.of(outcome.run, detailed: detailedExitcode), outcome.run, .done)
+            let suspected = allowMassCreate ? nil : outcome.suspectedCreates
+            if let suspected { StandardStream.error.attempt(label + "error: the missed creates are suspect: \(suspected)\n") }
+            return (ExitStatus.of(outcome.run, detailed: detailedExitcode, suspectedCreates: suspected != nil), outcome.run, .done)
         } catch {
             try? await client.shutdown()
             if case ReconcileError.fresh = error {
@@ -265,11 +264,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             if case ReconcileError.locked = error, options.freshWithin != nil { return (ExitStatus.ok, nil, .claimedElsewhere) }
             StandardStream.error.attempt(label + "error: \(error)\n")
-            // Another run holds the lock, or the night ended before DreamClass answered: try later.
-            if case ReconcileError.locked = error { return (ExitStatus.tryAgain, nil, .done) }
-            if case DreamClassError.deadlinePassed = error { return (ExitStatus.tryAgain, nil, .done) }
-            if case ReconcileError.interrupted = error { return (Interruption.exitCode ?? 130, nil, .done) }
-            return (ExitStatus.error, nil, .done)
+            return (ExitCodes.code(for: error), nil, .done)
         }
     }
 }

@@ -10,16 +10,20 @@ final class RunConnections: Sendable {
     typealias Pair = (run: Connection, lock: Connection)
     private let idle = Mutex<[Pair]>([])
 
-    /// A kept pair, or a new one.
-    func take(_ global: GlobalOptions, logger: Logger) async throws -> Pair {
-        if let pair = idle.withLock({ $0.popLast() }) { return pair }
-        return try await Blocking.run { (try global.connect(logger: logger), try global.connect(logger: logger)) }
+    /// A kept pair, or a new one, its statements bounded by `deadline` (the school's).
+    func take(_ global: GlobalOptions, logger: Logger, deadline: ContinuousClock.Instant) async throws -> Pair {
+        var kept = idle.withLock { $0.popLast() }
+        if kept == nil { kept = try await Blocking.run { (try global.connect(logger: logger), try global.connect(logger: logger)) } }
+        let pair = kept!
+        for connection in [pair.run, pair.lock] { connection.setDeadline(deadline) }
+        return pair
     }
 
     /// Keeps `pair` for the next school, however the run ended, if it is clean: both connections
     /// open, no transaction open on the run's, no advisory lock left on the lock's (either would
     /// carry over into another school's run). Otherwise it is dropped, which closes it.
     func give(_ pair: Pair) async {
+        for connection in [pair.run, pair.lock] { connection.setDeadline(nil) }
         let clean = try? await Blocking.run {
             try pair.run.isOpen && !pair.run.inTransaction && pair.lock.isOpen && RunLock.holdsNone(on: pair.lock)
         }

@@ -153,7 +153,7 @@ import Testing
     @Test func wrongCredentialsAre401AndNotRetried() async throws {
         try await Self.withSimulator(settings: { $0.apiKey = "another key" }) { simulator, client in
             let error = await #expect(throws: DreamClassError.self) { try await client.periods() }
-            guard case .status(401, _, _) = error else {
+            guard case .denied(401, _, _) = error else {
                 Issue.record("unexpected \(String(describing: error))")
                 return
             }
