@@ -215,7 +215,9 @@ let package = Package(
             name: "FaultTests",
             dependencies: [
                 "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Models", "Postgres", "PostgresServer",
-                "TestSupport",
+                "Receiver", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

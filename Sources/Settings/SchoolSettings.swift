@@ -30,7 +30,7 @@ public struct SchoolSettings: Sendable {
         var secrets = environment
         for (variable, file) in [("DREAMCLASS_WEBHOOK_SECRET", webhookSecretFile), ("DREAMCLASS_DELIVER_PASSWORD", deliverPasswordFile)] {
             guard let file, (secrets[variable] ?? "").isEmpty else { continue }
-            secrets[variable + "_FILE"] = secrets[variable + "_FILE"] ?? file
+            if (secrets[variable + "_FILE"] ?? "").isEmpty { secrets[variable + "_FILE"] = file }
         }
         return secrets
     }

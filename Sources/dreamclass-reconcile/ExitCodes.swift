@@ -53,6 +53,8 @@ enum ExitCodes {
             }
         case is ConfigurationError, is SettingsError, is SchoolNotInFile:
             return ExitStatus.configuration
+        case let error as IngestError:
+            return code(for: error.underlying)
         case is PostgresDecodingError, is OutputError:
             return ExitStatus.error
         default:

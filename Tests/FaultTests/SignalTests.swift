@@ -74,7 +74,7 @@ import Testing
         #expect(first.error == "interrupted by SIG\(signal)")
         #expect(first.finishedAt != nil)
         // The lock is free: the next run starts and finishes.
-        let next = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null"], environment: environment)
+        let next = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null", "--allow-mass-create"], environment: environment)
         await simulator.stop()
         #expect(next.status == 0, "\(next.stderr)")
         #expect(try runs().map(\.status) == [.drift, .interrupted])
@@ -85,7 +85,7 @@ import Testing
         let (exit, _) = try await interrupted(["run", "--report", "/dev/null"], signal: "KILL", environment: environment, when: runIsUnderWay(simulator))
         #expect(exit == 137)
         #expect(try runs().map(\.status) == [.running])
-        let next = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null"], environment: environment)
+        let next = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null", "--allow-mass-create"], environment: environment)
         await simulator.stop()
         #expect(next.status == 0, "\(next.stderr)")
         let after = try runs()

@@ -85,7 +85,10 @@ import TestSupport
         #expect(file.warnings.count == 1)
         #expect(file.warnings[0].contains("schools.north.api_key holds a secret"))
         #expect(!file.warnings[0].contains("sk-live-in-the-file"))
-        #expect(try file.resolve(school: "north", environment: [:]).api.apiKey == "")
+        let missing = #expect(throws: SettingsError.self) { try file.resolve(school: "north", environment: [:]) }
+        #expect(missing?.key == "schools.north.api_key_file")
+        #expect(missing?.message.contains("DREAMCLASS_API_KEY") == true)
+        #expect(!(missing?.description.contains("sk-live-in-the-file") ?? true))
     }
 
     @Test func everyValueIsCheckedWhenReadAndEveryProblemNamedAtOnce() throws {
@@ -114,8 +117,9 @@ import TestSupport
         #expect(described.contains { $0.hasPrefix("\(path):12: schools.south.settle: takes 0, 90s") })
         // Each school names its own, the defaults' problems included.
         #expect(problems.count == 8)
+        // Without the key in the environment, its absence is a sixth.
         let error = #expect(throws: SettingsError.self) { try file.resolve(school: "north", environment: [:]) }
-        #expect(error?.all.count == 5)
+        #expect(error?.all.count == 6)
     }
 
     @Test func unknownKeysAndWrongTypesAreAllNamedByOneLoad() throws {
@@ -159,6 +163,7 @@ import TestSupport
             ("report_dir", nil, ["/d", "/s"], { $0.reportDirectory }),
             ("deliver", nil, ["http://d", "http://s"], { $0.deliverURL ?? "" }),
             ("deliver_user", nil, ["d", "s"], { $0.deliverUser ?? "" }),
+            ("max_creates", nil, ["20%", "30%"], { "\(Int($0.createGuard.maxShare))%" }),
         ]
         // Every key of the file is in the table (secret files and list/flag keys aside).
         let covered = Set(rows.map(\.key)).union(["api_key_file", "scope", "periods", "backfill", "deliver_password_file", "webhook_secret_file"])
@@ -184,23 +189,38 @@ import TestSupport
         }
     }
 
-    @Test func configCheckOfflineNamesEveryBadValueAndExits64() async throws {
+    /// One file with one of each mistake: every one is named in one check, in the user's words
+    /// (file:line: key), and the check exits with the configuration code.
+    @Test func configCheckOfflineNamesEveryProblemAtOnceAndExits78() async throws {
         let (path, _) = try Self.file("""
             defaults:
               max_deletes: lots
+              setle: 5m
             schools:
               north:
                 school_code: N1
                 api_key_file: KEYFILE
                 timeout: 0
+              south:
+                api_key_file: /nonexistent/south.key
+                max_creates: most
             """)
-        let result = await Command.run("dreamclass-reconcile", ["config", "check", "--offline", "--config", path])
-        #expect(result.status == 64, "\(result.stdout)\n\(result.stderr)")
+        let result = await Command.run("dreamclass-reconcile", ["config", "check", "--offline", "--config", path], environment: [
+            "DREAMCLASS_API_KEY": "", "DREAMCLASS_SCHOOL_CODE": "",
+        ])
+        #expect(result.status == 78, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stderr.contains("\(path):2: defaults.max_deletes: takes a count (25) or a share from 0% to 100% (10%), not \"lots\""))
-        #expect(result.stderr.contains("\(path):7: schools.north.timeout: must be a number from 0.001"))
+        // The unknown key does not stop the check, and the keys it knows are listed.
+        #expect(result.stderr.contains("\(path):3: defaults.setle: is not a setting; known: "))
+        #expect(result.stderr.contains("\(path):8: schools.north.timeout: must be a number from 0.001"))
+        #expect(result.stderr.contains("\(path):10: schools.south.api_key_file: schools.south.api_key_file names /nonexistent/south.key, which cannot be read"))
+        #expect(result.stderr.contains("\(path):11: schools.south.max_creates: takes a share from 0% to 100%"))
+        // A missing school code names the file's key, not "use --config".
+        #expect(result.stderr.contains("\(path): schools.south.school_code: is not set, in the school's section, in defaults, or as DREAMCLASS_SCHOOL_CODE"))
+        #expect(!result.stderr.contains("or use --config"))
         // The same file never reaches a backfill: `run` refuses it before any work.
-        let run = await Command.run("dreamclass-reconcile", ["run", "--config", path, "--backfill", "--database", "host=/nonexistent"])
-        #expect(run.status == 64)
-        #expect(run.stderr.contains("defaults.max_deletes"))
+        let run = await Command.run("dreamclass-reconcile", ["run", "--config", path, "--school", "north", "--backfill", "--database", "host=/nonexistent"])
+        #expect(run.status == 78)
+        #expect(run.stderr.contains("defaults.setle: is not a setting"))
     }
 }

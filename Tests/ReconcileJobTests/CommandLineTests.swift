@@ -38,13 +38,20 @@ import TestSupport
 
         let report = FileManager.default.temporaryDirectory.appending(path: "cli-\(UUID().uuidString).csv").path
         defer { try? FileManager.default.removeItem(atPath: report) }
-        let drift = try await reconcile(["run", "--report", report], simulator: Self.simulator())
+        // The store holds no event of the tenant: every enrollment a missed create is suspect.
+        let suspect = try await reconcile(["run", "--report", report], simulator: Self.simulator())
+        #expect(suspect.status == 78, "\(suspect.stderr)")
+        #expect(suspect.stdout.hasPrefix("drift: 10 missed creates"))
+        #expect(suspect.stderr.contains("the store holds no event of tenant \"cli-school\""))
+        #expect(suspect.stderr.contains("--allow-mass-create"))
+
+        let drift = try await reconcile(["run", "--report", report, "--allow-mass-create"], simulator: Self.simulator())
         #expect(drift.status == 0, "\(drift.stderr)")
-        #expect(drift.stdout.hasPrefix("drift: 10 missed creates, 0 missed updates, 0 missed deletes, 0 stale deletes (10 new, 0 persisting, 0 resolved)"))
+        #expect(drift.stdout.hasPrefix("drift: 10 missed creates, 0 missed updates, 0 missed deletes, 0 stale deletes (0 new, 10 persisting, 0 resolved)"))
         #expect(drift.stdout.contains("report: \(report)"))
         #expect(FileManager.default.fileExists(atPath: report))
 
-        let detailed = try await reconcile(["run", "--detailed-exitcode", "--report", report], simulator: Self.simulator())
+        let detailed = try await reconcile(["run", "--detailed-exitcode", "--report", report, "--allow-mass-create"], simulator: Self.simulator())
         #expect(detailed.status == 2)
         #expect(detailed.stdout.contains("(0 new, 10 persisting, 0 resolved)"))
 
@@ -52,18 +59,18 @@ import TestSupport
         #expect(incomplete.status == 75)
         #expect(incomplete.stdout.contains("incomplete: period 100"))
 
-        let toStdout = try await reconcile(["run", "--report", "-", "--format", "json"], simulator: Self.simulator())
+        let toStdout = try await reconcile(["run", "--report", "-", "--format", "json", "--allow-mass-create"], simulator: Self.simulator())
         #expect(toStdout.status == 0)
         #expect(toStdout.stdout.hasPrefix("[{\"run_id\":"))
         #expect(toStdout.stderr.contains("drift: 10 missed creates"))
 
         let runs = await Command.run("dreamclass-reconcile", ["runs", "--database", database.conninfo])
-        #expect(runs.stdout.split(separator: "\n").count == 5)
+        #expect(runs.stdout.split(separator: "\n").count == 6)
         let again = await Command.run("dreamclass-reconcile", ["report", "--run", "1", "--database", database.conninfo])
         #expect(again.stdout.hasPrefix("run_id,tenant,kind"))
         #expect(again.stdout.split(separator: "\r\n").count == 11)
 
-        for result in [drift, detailed, incomplete, toStdout, runs, again] {
+        for result in [suspect, drift, detailed, incomplete, toStdout, runs, again] {
             #expect(!result.stdout.contains(Self.apiKey) && !result.stderr.contains(Self.apiKey))
         }
     }
@@ -87,7 +94,7 @@ import TestSupport
             }
             return seen
         }
-        let result = try await reconcile(["run", "--report", "-", "--log-format", "json", "--log-level", "debug"], simulator: simulator)
+        let result = try await reconcile(["run", "--report", "-", "--log-format", "json", "--log-level", "debug", "--allow-mass-create"], simulator: simulator)
         watching.cancel()
         #expect(await watching.value > 0)
         #expect(result.status == 0, "\(result.stderr)")
@@ -100,12 +107,12 @@ import TestSupport
         #expect(!result.stderr.contains(Self.apiKey))
     }
 
-    @Test func badUsageIs64AndAMissingSettingIsNamed() async throws {
+    @Test func badUsageIs64AndAMissingSettingIs78AndNamed() async throws {
         let usage = await Command.run("dreamclass-reconcile", ["run", "--settle", "soon"])
         #expect(usage.status == 64)
         #expect(usage.stderr.contains("--settle"))
         let missing = await Command.run("dreamclass-reconcile", ["run", "--database", database.conninfo], environment: ["DREAMCLASS_API_KEY": "", "DREAMCLASS_TENANT": ""])
-        #expect(missing.status == 64)
+        #expect(missing.status == 78)
         #expect(missing.stderr.contains("DREAMCLASS_API_KEY is not set"))
     }
 
@@ -141,7 +148,7 @@ import TestSupport
         let simulator = Self.simulator()
         let url = try await simulator.start()
         let binary = Command.buildDirectory + "/dreamclass-reconcile"
-        let result = await Command.run("/bin/sh", ["-c", #"umask 022; exec "$0" run --report "$1/new/drift.csv" --database "$2""#, binary, folder, database.conninfo], environment: [
+        let result = await Command.run("/bin/sh", ["-c", #"umask 022; exec "$0" run --report "$1/new/drift.csv" --allow-mass-create --database "$2""#, binary, folder, database.conninfo], environment: [
             "DREAMCLASS_BASE_URL": url, "DREAMCLASS_API_KEY": Self.apiKey, "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_TENANT": "cli-school",
         ])
         await simulator.stop()

@@ -1,0 +1,83 @@
+import AsyncHTTPClient
+import DreamClassSimulator
+import EventStore
+import Foundation
+import Models
+import NIOCore
+import Postgres
+import Receiver
+import TestSupport
+import Testing
+
+/// Another session holds `ACCESS EXCLUSIVE` on `webhook_events` (a long migration, VACUUM FULL,
+/// an operator's LOCK TABLE): every command ends by its deadline with "try again later", names
+/// the lock wait, and records what it can; the receiver answers 503 before DreamClass gives up.
+@Suite struct LockedTableTests {
+    let database: TestDatabase
+    let connection: Connection
+
+    init() throws {
+        (database, connection) = try TestPostgres.makeStore("locked")
+        try connection.ingest(FaultTests.scenario.storedWebhooks)
+    }
+
+    @Test func aTableLockedElsewhereEndsRunIngestBackfillAndServeByTheirDeadlines() async throws {
+        let simulator = DreamClassSimulator(school: FaultTests.scenario.schoolAfter,
+                                            settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: FaultTests.tenant))
+        let url = try await simulator.start()
+        let environment = [
+            "DREAMCLASS_BASE_URL": url, "DREAMCLASS_API_KEY": "k", "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_TENANT": FaultTests.tenant,
+            "DATABASE_URL": database.conninfo,
+        ]
+        let first = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null", "--skip-student-details"], environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        let file = NSTemporaryDirectory() + "locked-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try FaultTests.scenario.storedWebhooks.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+
+        let holder = try database.connect()
+        try holder.begin()
+        try holder.execute("LOCK TABLE dreamclass.webhook_events IN ACCESS EXCLUSIVE MODE")
+
+        let run = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null", "--deadline", "3s", "--skip-student-details"], environment: environment)
+        #expect(run.status == 75, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stderr.contains("waited for a lock until the deadline"), "\(run.stderr)")
+        let recorded = try #require(try RunStore(schema: "dreamclass").recentRuns(tenant: FaultTests.tenant, limit: 1, on: connection).first)
+        #expect(recorded.status == .failed)
+        #expect(recorded.error?.contains("waited for a lock") == true, "\(recorded.error ?? "")")
+
+        let ingest = await Command.run("dreamclass-reconcile", ["ingest", file, "--deadline", "2s"], environment: environment)
+        #expect(ingest.status == 75, "\(ingest.stdout)\n\(ingest.stderr)")
+        #expect(ingest.stderr.contains("waited for a lock"), "\(ingest.stderr)")
+
+        let backfill = await Command.run("dreamclass-reconcile", ["backfill", "--run", "1", "--deadline", "2s", "--backfill-report", "/dev/null"], environment: environment)
+        #expect(backfill.status == 75, "\(backfill.stdout)\n\(backfill.stderr)")
+        #expect(backfill.stderr.contains("waited for a lock"), "\(backfill.stderr)")
+
+        // The receiver answers 503 (DreamClass tries again) well before DreamClass's 10 s.
+        var options = WebhookReceiver.Options(schema: "dreamclass")
+        options.timestampWindow = nil
+        options.databaseTimeout = .seconds(1)
+        let receiver = WebhookReceiver(options: options) { [database] in try database.connect() }
+        let hook = try await receiver.start()
+        let id = UUID()
+        let body = WebhookEnvelope.body(id: id, type: "STUDENT_PERIOD_CREATED", tenant: FaultTests.tenant, timestampMillis: 1_727_862_002_901,
+                                        signature: nil, data: Enrollment(id: 9_999_001, studentId: 1, active: true, addedAt: "2024-10-02T09:40:02.179+00:00"))
+        var request = HTTPClientRequest(url: hook)
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: body))
+        let refused = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        #expect(refused.status.code == 503)
+
+        holder.rollback()
+        // With the lock gone, the same delivery is stored, and the same commands work again.
+        let stored = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        #expect(stored.status.code == 200)
+        await receiver.stop()
+        let again = await Command.run("dreamclass-reconcile", ["ingest", file, "--deadline", "30s"], environment: environment)
+        #expect(again.status == 0, "\(again.stderr)")
+        let next = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null", "--deadline", "60s", "--skip-student-details"], environment: environment)
+        await simulator.stop()
+        #expect(next.status == 0, "\(next.stderr)")
+    }
+}
