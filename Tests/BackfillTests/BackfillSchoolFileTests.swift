@@ -88,6 +88,23 @@ import Testing
         #expect(table.dropFirst().first?[column] == String(deletes))
     }
 
+    /// A run of a tenant with no stored event: its backfill holds the creates (78) and says why,
+    /// until --allow-mass-create, for a first load on purpose.
+    @Test func theCreatesOfATenantWithNoStoredEventAreHeldUntilAllowed() async throws {
+        let run = try await fill.reconcile(BackfillTests.scenario.schoolAfter)
+        #expect(run.run.missedCreates > 0)
+        let arguments = ["backfill", "--run", String(run.run.runID), "--backfill-report", "/dev/null", "--database", fill.database.conninfo]
+        let held = await Command.run("dreamclass-reconcile", arguments)
+        #expect(held.status == 78, "\(held.stdout)\n\(held.stderr)")
+        #expect(held.stdout.contains("held: \(run.run.missedCreates) creates: the store holds no event of tenant \"\(BackfillTests.tenant)\""), "\(held.stdout)")
+        #expect(try fill.backfillCount().rows == 0)
+        #expect(try RunStore(schema: "dreamclass").run(run.run.runID, on: fill.connection)?.heldCreates == run.run.missedCreates)
+        let allowed = await Command.run("dreamclass-reconcile", arguments + ["--allow-mass-create"])
+        #expect(allowed.status == 0, "\(allowed.stdout)\n\(allowed.stderr)")
+        #expect(try fill.backfillCount().rows == run.run.missedCreates)
+        #expect(try RunStore(schema: "dreamclass").run(run.run.runID, on: fill.connection)?.heldCreates == 0)
+    }
+
     @Test func aRunWhoseTenantTheFileDoesNotHaveIsAConfigurationErrorAndStoresNothing() async throws {
         try fill.connection.ingest(BackfillTests.scenario.storedWebhooks)
         let run = try await fill.reconcile(BackfillTests.scenario.schoolAfter)

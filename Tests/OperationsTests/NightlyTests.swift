@@ -74,6 +74,8 @@ import TestSupport
         #expect(result.stdout.contains("school north: exit 0"))
         #expect(result.stdout.contains("school south: exit 78"))
         #expect(result.stderr.contains("HTTP 401"))
+        // The key came from the file: the message names the file's key, not the environment's.
+        #expect(result.stderr.contains("\(config.path):12: schools.south.api_key_file"), "\(result.stderr)")
         let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
         let kept = try FileManager.default.contentsOfDirectory(atPath: reports.appending(path: today).path)
         #expect(kept.contains { $0.hasPrefix("drift-north-") && $0.hasSuffix(".csv") })

@@ -35,24 +35,24 @@ import TestSupport
     @Test func aBareMachineWithSudoGetsEveryPackageThroughSudo() async throws {
         let result = try await Self.setup(["swift", "apt-get", "sudo"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("setup: missing: pkg-config libpq-dev postgresql openssl"))
+        #expect(result.stdout.contains("setup: missing: pkg-config libpq-dev postgresql openssl prometheus"))
         #expect(result.stdout.contains("libpq-dev: the PostgreSQL client library and its headers"))
-        #expect(result.stdout.contains("would run: sudo apt-get update && sudo apt-get install -y --no-install-recommends pkg-config libpq-dev postgresql openssl"))
+        #expect(result.stdout.contains("would run: sudo apt-get update && sudo apt-get install -y --no-install-recommends pkg-config libpq-dev postgresql openssl prometheus"))
     }
 
     @Test func rootNeedsNoSudoAndOnlyWhatIsMissingIsInstalled() async throws {
-        let result = try await Self.setup(["swift", "apt-get", "pkg-config", "openssl"], uid: 0, postgres: true)
+        let result = try await Self.setup(["swift", "apt-get", "pkg-config", "openssl", "promtool"], uid: 0, postgres: true)
         #expect(result.status == 0, "\(result.stderr)")
         // The pkg-config stub says yes to every question, libpq included.
         #expect(result.stdout == "setup: nothing to install\n")
         let partial = try await Self.setup(["swift", "apt-get", "pkg-config"], uid: 0)
-        #expect(partial.stdout.contains("would run: apt-get update && apt-get install -y --no-install-recommends postgresql openssl"), "\(partial.stdout)")
+        #expect(partial.stdout.contains("would run: apt-get update && apt-get install -y --no-install-recommends postgresql openssl prometheus"), "\(partial.stdout)")
     }
 
     @Test func withoutAptOrSudoItSaysWhatToInstallAndFails() async throws {
         let noSudo = try await Self.setup(["swift", "apt-get"], [])
         #expect(noSudo.status == 1)
-        #expect(noSudo.stderr.contains("cannot install (not root and no sudo); install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl"))
+        #expect(noSudo.stderr.contains("cannot install (not root and no sudo); install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl prometheus"))
         let noApt = try await Self.setup(["swift"], uid: 0, [])
         #expect(noApt.status == 1)
         #expect(noApt.stderr.contains("cannot install (no apt-get on this machine)"))

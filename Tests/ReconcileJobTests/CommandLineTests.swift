@@ -116,6 +116,35 @@ import TestSupport
         #expect(missing.stderr.contains("DREAMCLASS_API_KEY is not set"))
     }
 
+    /// "Try again later" is 75 whatever says it: DreamClass asking for a day, PostgreSQL out of reach.
+    @Test func throttlingBeyondTheCapAndAnUnreachableDatabaseAre75() async throws {
+        _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        let simulator = Self.simulator()
+        simulator.settings.nextStatuses = [429]
+        simulator.settings.retryAfterSeconds = 86_400
+        let throttled = try await reconcile(["run", "--report", "/dev/null"], simulator: simulator)
+        #expect(throttled.status == 75, "\(throttled.stderr)")
+        #expect(throttled.stderr.contains("HTTP 429") && throttled.stderr.contains("Retry-After 86400"), "\(throttled.stderr)")
+
+        let url = try await Self.simulator().start()
+        let unreachable = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null", "--database", "host=/nonexistent-\(UUID().uuidString)"], environment: [
+            "DREAMCLASS_BASE_URL": url, "DREAMCLASS_API_KEY": Self.apiKey, "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_TENANT": "cli-school",
+        ])
+        #expect(unreachable.status == 75, "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("PostgreSQL"), "\(unreachable.stderr)")
+
+        // A refused connection reads as one plain sentence, and a wrong database name is a setting (78).
+        let refused = await Command.run("dreamclass-reconcile", ["run", "--report", "/dev/null"], environment: [
+            "DREAMCLASS_BASE_URL": "http://127.0.0.1:9/v1", "DREAMCLASS_API_KEY": Self.apiKey, "DREAMCLASS_SCHOOL_CODE": "S",
+            "DREAMCLASS_TENANT": "cli-school", "DREAMCLASS_MAX_ATTEMPTS": "1", "DATABASE_URL": database.conninfo,
+        ])
+        #expect(refused.status == 75, "\(refused.stderr)")
+        #expect(refused.stderr.contains("connection failed: Connection refused"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("errno"), "\(refused.stderr)")
+        let noDatabase = await Command.run("dreamclass-reconcile", ["runs", "--database", database.conninfo + " dbname=no_such_database"])
+        #expect(noDatabase.status == 78, "\(noDatabase.stderr)")
+    }
+
     @Test func aSecondRunWhileOneHoldsTheLockExits75() async throws {
         _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
         let holder = try database.connect()

@@ -68,3 +68,42 @@ import Testing
         #expect(![RunRecord.Status.running, .failed, .interrupted, .abandoned].contains(where: BackfillPlan.canBackfill))
     }
 }
+
+/// The guard for creates: a tenant with no stored event, or most of a roster missing, is suspect.
+@Suite struct CreateGuardTests {
+    @Test func noStoredEventMakesAnyCreateSuspect() {
+        let suspicion = CreateGuard.default.suspicion(tenant: "t", creates: 1, roster: 1000, localEnrollments: 0)
+        #expect(suspicion == .noStoredEvents(tenant: "t", creates: 1))
+        #expect(suspicion?.description.contains("misspelled") == true)
+        #expect(suspicion?.description.contains("--allow-mass-create") == true)
+        #expect(CreateGuard.default.suspicion(tenant: "t", creates: 0, roster: 1000, localEnrollments: 0) == nil)
+    }
+
+    @Test func moreThanTheShareOfTheRosterIsSuspectAndNoMore() {
+        let guardHalf = CreateGuard.default
+        #expect(guardHalf.suspicion(tenant: "t", creates: 50, roster: 100, localEnrollments: 60) == nil)
+        #expect(guardHalf.suspicion(tenant: "t", creates: 51, roster: 100, localEnrollments: 60)
+            == .tooMany(tenant: "t", creates: 51, roster: 100, maxShare: 50))
+        #expect(CreateGuard(maxShare: 100).suspicion(tenant: "t", creates: 100, roster: 100, localEnrollments: 1) == nil)
+    }
+
+    @Test func theSettingReadsAShare() {
+        #expect(CreateGuard("20%") == CreateGuard(maxShare: 20))
+        #expect(CreateGuard("20") == CreateGuard(maxShare: 20))
+        for bad in ["most", "-1%", "101%", "", "nan"] { #expect(CreateGuard(bad) == nil, "\(bad)") }
+    }
+
+    @Test func aBackfillHoldsSuspectCreatesOnlyUntilAllowed() {
+        var run = RunRecord(runID: 1, tenant: "t", scope: "all", startedAt: Date(timeIntervalSince1970: 0), status: .drift)
+        run.missedCreates = 10
+        run.remoteEnrollments = 10
+        let plan = BackfillPlan(maxDeletes: .default, allowMassDelete: false)
+        let suspicion = plan.heldCreates(run, localEnrollments: 0)
+        #expect(suspicion != nil)
+        let create = BackfillPlan.repair(BackfillPlanTests.item(.missedCreate, 1))
+        let update = BackfillPlan.repair(BackfillPlanTests.item(.missedUpdate, 2))
+        #expect(plan.decide(create, newerEvents: [], held: [], createsHeld: true) == .held)
+        #expect(plan.decide(update, newerEvents: [], held: [], createsHeld: true) == .stored)
+        #expect(BackfillPlan(maxDeletes: .default, allowMassDelete: false, allowMassCreate: true).heldCreates(run, localEnrollments: 0) == nil)
+    }
+}
