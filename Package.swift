@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "Settings",
             dependencies: [
-                "DreamClassAPI", "Reconciliation", "Reports", "Models",
+                "DreamClassAPI", "Reconciliation", "Reports", "Models", "Signing",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

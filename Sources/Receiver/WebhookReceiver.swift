@@ -32,6 +32,9 @@ public final class WebhookReceiver: Sendable {
         public var path = "/webhooks/dreamclass"
         public var basicAuth: (user: String, password: String)?
         public var signature: WebhookSignature?
+        /// A tenant's own secret (the schools file's `webhook_secret_file` and `key_encoding`),
+        /// before ``signature``. With either set, a body whose tenant has neither is refused.
+        public var signatures: [String: WebhookSignature] = [:]
         public var maxBodyBytes = 1 << 20
         public var connections = 4
         /// Events further from now than this (either way) are refused as possible replays; `nil`
@@ -133,9 +136,10 @@ public final class WebhookReceiver: Sendable {
             return Self.text(.requestTimeout, #"{"error":"body not sent in time"}"#, close: true)
         }
         // The signature first: nothing of a body that is not from DreamClass is parsed further or kept.
-        if let signature = options.signature {
+        if options.signature != nil || !options.signatures.isEmpty {
             let claim = try? JSONDecoder().decode(SignedClaim.self, from: Data(body))
-            guard let claim, signature.isValid(signature: claim.signature, eventID: claim.id) else {
+            let signature = claim.flatMap { claim in claim.tenant.flatMap { options.signatures[$0] } ?? options.signature }
+            guard let claim, let signature, signature.isValid(signature: claim.signature, eventID: claim.id) else {
                 refused("bad or missing signature (if every delivery fails so, `config check --signatures` tells which key encoding the secret needs)")
                 return Self.text(.unauthorized, #"{"error":"bad signature"}"#)
             }
@@ -151,7 +155,7 @@ public final class WebhookReceiver: Sendable {
             return Self.text(.badRequest, "{\"error\":\"timestamp is more than \(Int(window.seconds)) s from now\"}")
         }
         // Checked, so true; not checked (no secret configured), so unknown.
-        let signatureValid: Bool? = options.signature == nil ? nil : true
+        let signatureValid: Bool? = options.signature == nil && options.signatures.isEmpty ? nil : true
         let text = String(decoding: body, as: UTF8.self)
         do {
             let stored = try await pool.withConnection { [inbox] in try inbox.store(envelope, body: text, signatureValid: signatureValid, on: $0) }
@@ -169,6 +173,8 @@ public final class WebhookReceiver: Sendable {
     private struct SignedClaim: Decodable {
         var id: String
         var signature: String?
+        /// Which secret signs it, when tenants have their own.
+        var tenant: String?
     }
 
     private enum BodyRead { case read([UInt8]), tooLarge, tooSlow }

@@ -2,6 +2,7 @@ import DreamClassAPI
 import Models
 import Reconciliation
 import Reports
+import Signing
 
 /// Everything one school's nightly run needs, after file, environment and flags are merged.
 public struct SchoolSettings: Sendable {
@@ -22,6 +23,8 @@ public struct SchoolSettings: Sendable {
     /// Files holding secrets; the secrets themselves never live in the configuration file.
     public var deliverPasswordFile: String?
     public var webhookSecretFile: String?
+    /// How the webhook secret becomes the HMAC key; `nil` leaves it to the flag, else base64.
+    public var keyEncoding: WebhookSignature.KeyEncoding?
     public var reportDirectory = DriftReport.defaultDirectory
 
     /// `environment` with the school's secret files added as `*_FILE` variables, where the

@@ -1,6 +1,7 @@
 import DreamClassAPI
 import Foundation
 import Reconciliation
+import Signing
 import Yams
 
 /// The configuration file of many schools (YAML): defaults, then one section per school.
@@ -40,7 +41,7 @@ public struct SettingsFile: Sendable {
         "base_url": "text", "school_code": "text", "tenant": "text", "api_key_file": "text",
         "scope": "text", "periods": "list", "settle": "text", "backfill": "flag", "max_deletes": "text",
         "deliver": "text", "deliver_user": "text", "deliver_password_file": "text", "webhook_secret_file": "text",
-        "report_dir": "text", "concurrency": "number", "max_rps": "number", "max_creates": "text",
+        "report_dir": "text", "concurrency": "number", "max_rps": "number", "max_creates": "text", "key_encoding": "text",
         "timeout": "number", "page_size": "number", "path_periods": "text", "path_period_students": "text",
         "path_student": "text", "deadline": "text", "read_attempts": "number", "max_attempts": "number",
         "max_retry_after": "number",
@@ -244,6 +245,11 @@ public struct SettingsFile: Sendable {
         settings.deliverPasswordFile = text("deliver_password_file")
         settings.webhookSecretFile = text("webhook_secret_file")
         if let value = text("report_dir") { settings.reportDirectory = value }
+        if let value = text("key_encoding") {
+            if let encoding = WebhookSignature.KeyEncoding(rawValue: value) { settings.keyEncoding = encoding } else {
+                problem("key_encoding", "takes \(WebhookSignature.KeyEncoding.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(value)\"")
+            }
+        }
         if let error = SettingsError.combined(errors) { throw error }
         return settings
     }

@@ -29,8 +29,8 @@ struct BackfillOptions: ParsableArguments {
     @Option(help: "Basic-auth user for --deliver; the password comes from DREAMCLASS_DELIVER_PASSWORD (or _FILE, or the school's deliver_password_file).")
     var deliverUser: String?
 
-    @Option(help: "How DREAMCLASS_WEBHOOK_SECRET becomes the HMAC key: base64 or raw.")
-    var keyEncoding: WebhookSignature.KeyEncoding = .base64
+    @Option(help: "How DREAMCLASS_WEBHOOK_SECRET becomes the HMAC key: base64, raw or hex (default: the school's key_encoding, else base64).")
+    var keyEncoding: WebhookSignature.KeyEncoding?
 
     @Option(help: "Where the backfill's CSV goes; - is stdout (default: the school's report_dir, else reports/, as backfill-<tenant>-<UTC time>.csv).")
     var backfillReport: String?
@@ -46,6 +46,7 @@ struct BackfillOptions: ParsableArguments {
         if let limit = maxDeletes.flatMap(DeleteLimit.init) { settings.maxDeletes = limit }
         if let deliver { settings.deliverURL = deliver }
         if let deliverUser { settings.deliverUser = deliverUser }
+        if let keyEncoding { settings.keyEncoding = keyEncoding }
         return settings
     }
 
@@ -64,7 +65,7 @@ struct BackfillOptions: ParsableArguments {
         options.allowMassCreate = allowMassCreate
         options.deliveryProgress = { ProgressLine.show("\(label)delivered \($0) of \($1)") }
         options.dryRun = dryRun
-        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: secrets).map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
+        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: secrets).map { try WebhookSignature(secret: $0, encoding: school.keyEncoding ?? .base64) }
         var sender: WebhookSender?
         if let deliver = school.deliverURL, !dryRun {
             var configuration = WebhookSender.Configuration(url: deliver)
@@ -115,7 +116,7 @@ struct BackfillCommand: AsyncParsableCommand {
             missed_delete DELETED with the last local data. Event ids are deterministic: running it \
             again stores nothing twice and delivers only what was not delivered yet. With --config, the \
             school whose tenant the run is of gives max_deletes, max_creates, deliver, deliver_user, \
-            deliver_password_file, webhook_secret_file, deadline and report_dir; flags win. Exit codes: \
+            deliver_password_file, webhook_secret_file, key_encoding, deadline and report_dir; flags win. Exit codes: \
             0 done; 3 deletes held by the guard; 75 some deliveries failed, the deadline passed or \
             PostgreSQL was unavailable (run it again); 78 creates held by the guard, or a setting is wrong; \
             64 usage or no such run; 1 error; 143/130 stopped by SIGTERM/SIGINT.

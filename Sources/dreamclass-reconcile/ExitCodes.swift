@@ -7,6 +7,7 @@ import Postgres
 import ReconcileJob
 import Reconciliation
 import Settings
+import Signing
 
 /// The one map from what went wrong to a code of ``ExitStatus``'s table: every command ends
 /// through it, so cron, systemd and the fleet's worst-code rule read the same contract.
@@ -51,7 +52,7 @@ enum ExitCodes {
             switch error {
             case .noSuchRun, .runNotFinished: return ExitStatus.usage
             }
-        case is ConfigurationError, is SettingsError, is SchoolNotInFile:
+        case is ConfigurationError, is SettingsError, is SchoolNotInFile, is WebhookSignatureError:
             return ExitStatus.configuration
         case let error as IngestError:
             return code(for: error.underlying)

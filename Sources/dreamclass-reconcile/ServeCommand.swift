@@ -6,6 +6,7 @@ import Hummingbird
 import Postgres
 import Receiver
 import Reconciliation
+import Settings
 import Signing
 
 struct ServeCommand: AsyncParsableCommand {
@@ -15,7 +16,9 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Point the webhook of DreamClass's integration settings at http(s)://HOST:PORT/webhooks/dreamclass \
             (behind a TLS-terminating proxy). With DREAMCLASS_WEBHOOK_SECRET (or _FILE) set, signatures are \
-            checked; with --user, Basic auth is, the password from DREAMCLASS_WEBHOOK_PASSWORD (or _FILE). \
+            checked; with --config, each school's webhook_secret_file and key_encoding check its tenant's \
+            events (the environment's secret, when set, wins for all). With --user, Basic auth is checked, \
+            the password from DREAMCLASS_WEBHOOK_PASSWORD (or _FILE). \
             SIGTERM or SIGINT stop it after the requests in flight.
             """
     )
@@ -23,7 +26,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option var host = "127.0.0.1"
     @Option var port = 8080
     @Option(help: "The Basic-auth user DreamClass sends.") var user: String?
-    @Option(help: "How the webhook secret becomes the HMAC key: base64 or raw.") var keyEncoding: WebhookSignature.KeyEncoding = .base64
+    @Option(help: "How the webhook secret becomes the HMAC key: base64, raw or hex (default: a school's key_encoding, else base64).")
+    var keyEncoding: WebhookSignature.KeyEncoding?
     @Option(help: "The largest body accepted, in bytes.") var maxBodyBytes = 1 << 20
     @Option(help: "Database connections.") var connections = 4
     @Option(help: "Refuse events whose timestamp is further than this from now, as possible replays (only the id is signed): 90s, 15m, 2h, 1d; 0 accepts any.")
@@ -52,7 +56,17 @@ struct ServeCommand: AsyncParsableCommand {
         // Checked in validate().
         let window = parseDuration(timestampWindow) ?? .zero
         options.timestampWindow = window > .zero ? window : nil
-        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET").map { try WebhookSignature(secret: $0, encoding: keyEncoding) }
+        let environment = ProcessInfo.processInfo.environment
+        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET").map { try WebhookSignature(secret: $0, encoding: keyEncoding ?? .base64) }
+        if let path = global.resolvedConfigPath {
+            // The same resolution as every command: each school's secret file and key encoding, flags over them.
+            let file = try SettingsFile.load(path: path)
+            for name in file.schoolNames {
+                let school = try file.resolve(school: name, environment: environment)
+                guard let secret = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: school.secretsEnvironment(environment)) else { continue }
+                options.signatures[school.api.tenant] = try WebhookSignature(secret: secret, encoding: keyEncoding ?? school.keyEncoding ?? .base64)
+            }
+        }
         if let user {
             guard let password = try secret("DREAMCLASS_WEBHOOK_PASSWORD") else {
                 throw ValidationError("--user needs DREAMCLASS_WEBHOOK_PASSWORD (or DREAMCLASS_WEBHOOK_PASSWORD_FILE)")

@@ -164,6 +164,7 @@ import TestSupport
             ("deliver", nil, ["http://d", "http://s"], { $0.deliverURL ?? "" }),
             ("deliver_user", nil, ["d", "s"], { $0.deliverUser ?? "" }),
             ("max_creates", nil, ["20%", "30%"], { "\(Int($0.createGuard.maxShare))%" }),
+            ("key_encoding", nil, ["raw", "hex"], { $0.keyEncoding?.rawValue ?? "" }),
         ]
         // Every key of the file is in the table (secret files and list/flag keys aside).
         let covered = Set(rows.map(\.key)).union(["api_key_file", "scope", "periods", "backfill", "deliver_password_file", "webhook_secret_file"])
