@@ -50,7 +50,19 @@ import Testing
         #expect(ingest.status == 75, "\(ingest.stdout)\n\(ingest.stderr)")
         #expect(ingest.stderr.contains("waited for a lock"), "\(ingest.stderr)")
 
-        let backfill = await Command.run("dreamclass-reconcile", ["backfill", "--run", "1", "--deadline", "2s", "--backfill-report", "/dev/null"], environment: environment)
+        // The backfill's deadline comes from the school's section of the file.
+        try "k".write(toFile: file + ".key", atomically: true, encoding: .utf8)
+        try """
+            schools:
+              locked:
+                tenant: \(FaultTests.tenant)
+                school_code: S
+                api_key_file: \(file).key
+                deadline: 2s
+            """.write(toFile: file + ".yaml", atomically: true, encoding: .utf8)
+        defer { for suffix in [".key", ".yaml"] { try? FileManager.default.removeItem(atPath: file + suffix) } }
+        let backfill = await Command.run("dreamclass-reconcile", ["backfill", "--run", "1", "--config", file + ".yaml", "--backfill-report", "/dev/null"],
+                                         environment: environment)
         #expect(backfill.status == 75, "\(backfill.stdout)\n\(backfill.stderr)")
         #expect(backfill.stderr.contains("waited for a lock"), "\(backfill.stderr)")
 

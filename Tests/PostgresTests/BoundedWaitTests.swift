@@ -1,0 +1,53 @@
+import Foundation
+import Postgres
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// No wait on PostgreSQL is without end: a server that never answers a connect, a statement
+/// blocked by another session's lock, a deadline already gone.
+@Suite struct BoundedWaitTests {
+    /// libpq would wait for ever on a server that accepted the connection and says nothing; the
+    /// wrapper's default `connect_timeout` (10 s) ends it, and a key of the caller's string wins.
+    @Test(arguments: [nil, "2"])
+    func aServerThatNeverAnswersEndsTheConnect(connectTimeout: String?) async throws {
+        let (descriptor, port) = try FreePort.silentListener()
+        defer { close(descriptor) }
+        let conninfo = "host=127.0.0.1 port=\(port) dbname=x user=x" + (connectTimeout.map { " connect_timeout=\($0)" } ?? "")
+        let started = ContinuousClock.now
+        let error = #expect(throws: PostgresError.self) { try Connection(conninfo: conninfo) }
+        #expect(error?.kind == .connection)
+        #expect(error?.message.contains("timeout expired") == true, "\(error?.message ?? "")")
+        // Not a timed assertion of speed: only that the wait ended, and not before the timeout.
+        #expect(ContinuousClock.now - started >= .seconds(connectTimeout == nil ? 9 : 1))
+    }
+
+    @Test func aStatementBlockedByALockEndsByTheDeadlineAndNamesTheLock() throws {
+        let database = try TestPostgres.makeDatabase("bounded")
+        let setup = try database.connect()
+        try setup.execute("CREATE TABLE held (id int)")
+        let holder = try database.connect()
+        try holder.begin()
+        try holder.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        let waiter = try database.connect()
+        waiter.setDeadline(.now + .seconds(2))
+        let error = #expect(throws: PostgresError.self) { try waiter.query("SELECT count(*) FROM held") }
+        #expect(error?.isTimeout == true)
+        #expect(error?.description.contains("waited for a lock until the deadline") == true, "\(error?.description ?? "")")
+        // The deadline has passed: nothing more is sent, and the error says so.
+        Thread.sleep(forTimeInterval: 2.1)
+        let late = #expect(throws: PostgresError.self) { try waiter.query("SELECT 1") }
+        #expect(late?.isTimeout == true)
+        // A grace lets the statements that record a failure run; without a deadline, the
+        // connection's own timeouts come back.
+        waiter.extendDeadline(by: .seconds(5))
+        #expect(try waiter.query("SELECT current_setting('statement_timeout')").first?.decode(String.self, at: 0) != "0")
+        waiter.setDeadline(nil)
+        #expect(try waiter.query("SELECT current_setting('statement_timeout')").first?.decode(String.self, at: 0) == "0")
+        holder.rollback()
+        #expect(try waiter.query("SELECT count(*) FROM held").first?.decode(Int.self, at: 0) == 0)
+    }
+}
