@@ -140,7 +140,8 @@ struct BackfillCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let logger = try global.makeLogger(label: "backfill")
-        let connection = try global.connect(logger: logger)
+        // Bounded from the first statement: the school's own deadline replaces this once known.
+        let connection = try global.connect(logger: logger, deadline: deadline ?? "\(SchoolSettings.defaultDeadline.components.seconds)s")
         let tenant = try RunStore(schema: global.resolvedSchema).run(run, on: connection)?.tenant
         guard let tenant else { throw BackfillError.noSuchRun(run) }
         let settings = backfill.applied(to: try schoolSettings(tenant: tenant, environment: environment))

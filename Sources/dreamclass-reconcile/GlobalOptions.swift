@@ -3,6 +3,7 @@ import DreamClassAPI
 import Foundation
 import Logging
 import Postgres
+import Reconciliation
 
 /// Where the event store is, and how much to log. Every job that touches the database takes these.
 struct GlobalOptions: ParsableArguments {
@@ -48,9 +49,12 @@ struct GlobalOptions: ParsableArguments {
         return logger
     }
 
-    func connect(logger: Logger) throws -> Connection {
-        if let conninfo { return try Connection(conninfo: conninfo, logger: logger) }
-        return try Connection(environment: environment, logger: logger)
+    /// A connection to the store; with `deadline` (a duration, checked by the command's
+    /// `validate()`), every statement on it ends by then.
+    func connect(logger: Logger, deadline: String? = nil) throws -> Connection {
+        let connection = try conninfo.map { try Connection(conninfo: $0, logger: logger) } ?? Connection(environment: environment, logger: logger)
+        if let limit = deadline.flatMap(parseDuration) { connection.setDeadline(.now + limit) }
+        return connection
     }
 }
 

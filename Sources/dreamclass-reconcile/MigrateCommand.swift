@@ -8,12 +8,19 @@ struct MigrateCommand: AsyncParsableCommand {
         abstract: "Create or upgrade the event store's tables (safe to run again, and from two processes at once)."
     )
 
+    @Option(help: "Stop waiting on PostgreSQL (a lock another session holds, a migration that runs long) after this: 90s, 15m, 2h (default: no limit); exit 75, nothing of an unfinished file applied.")
+    var deadline: String?
+
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        try validateDeadline(deadline)
+    }
 
     func run() async throws {
         let logger = try global.makeLogger(label: "migrate")
         try await exitOnFailure {
-            let connection = try global.connect(logger: logger)
+            let connection = try global.connect(logger: logger, deadline: deadline)
             let migrator = Migrator(schema: global.resolvedSchema, logger: logger)
             let applied = try migrator.migrate(connection)
             let schema = global.resolvedSchema

@@ -27,6 +27,9 @@ struct PruneCommand: AsyncParsableCommand {
     @Flag(help: "Count what would be removed; remove nothing.")
     var dryRun = false
 
+    @Option(help: "Stop waiting on PostgreSQL after this: 90s, 15m, 2h (default: no limit); exit 75, nothing deleted by the unfinished statement.")
+    var deadline: String?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -38,7 +41,7 @@ struct PruneCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try global.makeLogger(label: "prune")
         try await exitOnFailure {
-            let connection = try global.connect(logger: logger)
+            let connection = try global.connect(logger: logger, deadline: deadline)
             try Migrator(schema: global.resolvedSchema, logger: logger).requireUpToDate(connection)
             let window = parseDuration(olderThan) ?? .zero
             let cutoff = Date().addingTimeInterval(-window.seconds)
