@@ -26,6 +26,10 @@ public final class DreamClassClient: Sendable {
     public init(
         configuration: DreamClassConfiguration, deadline: ContinuousClock.Instant? = nil, logger: Logger = Logger(label: "dreamclass")
     ) throws {
+        // Every way in checks the URL first; this is the last guard before NIO, which traps on a bad port.
+        if let problem = EndpointURL.problem(configuration.baseURL) {
+            throw ConfigurationError.badURL("the base URL", problem: problem)
+        }
         self.configuration = configuration
         self.deadline = deadline
         self.logger = logger

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// How to reach one school's DreamClass REST API.
 ///
@@ -134,7 +135,10 @@ public struct DreamClassConfiguration: Sendable {
             guard let number = T(text), range.contains(number) else { throw .invalid(name, text, expected: "\(range.lowerBound) to \(range.upperBound)") }
             return number
         }
-        if let url = value("DREAMCLASS_BASE_URL") { baseURL = url }
+        if let url = value("DREAMCLASS_BASE_URL") {
+            if let problem = EndpointURL.problem(url) { throw .badURL("DREAMCLASS_BASE_URL", problem: problem) }
+            baseURL = url
+        }
         if let key = try Self.secret("DREAMCLASS_API_KEY", environment: environment) { apiKey = key }
         if let code = value("DREAMCLASS_SCHOOL_CODE") { schoolCode = code }
         if let name = value("DREAMCLASS_TENANT") { tenant = name }
@@ -184,12 +188,15 @@ public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConverti
     case missing(String)
     case invalid(String, String, expected: String)
     case unreadable(String, String)
+    /// A URL setting that is not a usable http(s) URL; the URL itself is not repeated.
+    case badURL(String, problem: String)
 
     public var description: String {
         switch self {
         case .missing(let name): "\(name) is not set: set it (or \(name)_FILE) in the environment, or use --config"
         case .invalid(let name, let value, let expected): "\(name) has an invalid value \"\(value)\" (expected \(expected))"
         case .unreadable(let name, let path): "\(name) names \(path), which cannot be read: check the path, and that this user may read it"
+        case .badURL(let name, let problem): "\(name) \(problem)"
         }
     }
 }

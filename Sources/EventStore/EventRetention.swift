@@ -8,8 +8,10 @@ import Postgres
 /// was stored); its tenant has a kept fold state and the event is below that state's horizon (it
 /// was folded); the kept state of its enrollment is another event (it lost, and being a maximum,
 /// the fold never lets a loser win later); its signature did not fail; and no backfill made it
-/// (a backfill's events keep their delivery record). The winning event of every enrollment, events
-/// of other types, unusable ones and anything newer than the horizon stay.
+/// (a backfill's events keep their delivery record); and the fold can use it (the fold's own
+/// verdict, ``LocalEventReader/decodeEvent(_:)``, not a second reading of `data`). The winning
+/// event of every enrollment, events of other types, unusable ones and anything newer than the
+/// horizon stay.
 public struct EventRetention: Sendable {
     public var schema: String
 
@@ -19,7 +21,7 @@ public struct EventRetention: Sendable {
     public func prune(storedBefore cutoff: Date, tenant: String? = nil, dryRun: Bool, on connection: Connection) throws -> [String: Int] {
         let s = quoteIdentifier(schema)
         let candidates = """
-            SELECT e.tenant, e.event_id FROM \(s).webhook_events e
+            SELECT \(LocalEventReader.eventColumns(prefix: "e.")), e.tenant FROM \(s).webhook_events e
             JOIN \(s).fold_checkpoints c ON c.tenant = e.tenant
             JOIN \(s).enrollment_states st ON st.tenant = e.tenant
                 AND jsonb_typeof(e.payload->'data'->'id') = 'number'
@@ -33,16 +35,22 @@ public struct EventRetention: Sendable {
               AND e.source <> 'backfill'
               AND NOT EXISTS (SELECT 1 FROM \(s).backfill_events b WHERE b.event_id = e.event_id)
             """
-        let sql = dryRun
-            ? "SELECT tenant, count(*) FROM (\(candidates)) p GROUP BY tenant"
-            : """
-              WITH removed AS (
-                  DELETE FROM \(s).webhook_events w USING (\(candidates)) p WHERE w.event_id = p.event_id RETURNING w.tenant
-              )
-              SELECT tenant, count(*) FROM removed GROUP BY tenant
-              """
-        return Dictionary(uniqueKeysWithValues: try connection.query(sql, [cutoff, tenant]).rows.map {
-            (try $0.decode(String.self, at: 0), try $0.decode(Int.self, at: 1))
-        })
+        return try connection.transaction { session in
+            var removable: [(tenant: String, eventID: UUID)] = []
+            try session.stream(candidates, [cutoff, tenant]) { row in
+                guard case .usable(let event) = try LocalEventReader.decodeEvent(row) else { return }
+                removable.append((try row.decode(String.self, at: 8), event.eventID))
+            }
+            if !dryRun {
+                for start in stride(from: 0, to: removable.count, by: Self.deleteBatch) {
+                    let ids = removable[start..<min(start + Self.deleteBatch, removable.count)].map(\.eventID)
+                    try session.execute("DELETE FROM \(s).webhook_events WHERE event_id = ANY($1::uuid[])", [PostgresArray(ids)])
+                }
+            }
+            return Dictionary(grouping: removable, by: \.tenant).mapValues(\.count)
+        }
     }
+
+    /// Events removed by one statement.
+    static let deleteBatch = 10_000
 }

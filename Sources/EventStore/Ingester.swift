@@ -191,23 +191,14 @@ public struct Ingester: Sendable {
         var stored = 0
         do {
             stored = try writeRetryingConflicts(batch, sourceName: sourceName, connection)
-        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
-            // A value PostgreSQL refuses (a jsonb it cannot hold, say) failed the whole batch.
-            // Find the lines at fault one by one and reject them; this path is rare.
-            logger.warning("a batch was refused; checking its lines one by one", metadata: ["error": "\(error)"])
+        } catch let error as PostgresError where error.isRowRefused {
+            // A row PostgreSQL refuses (a jsonb it cannot hold, a value too large to index) failed
+            // the whole batch. The batch is halved until each line at fault stands alone and is
+            // rejected with the server's reason; the rest is stored. This path is rare.
+            logger.warning("a batch was refused; finding the lines at fault", metadata: ["error": "\(error)"])
             var kept = batch
             kept.accepted = []
-            for accepted in batch.accepted {
-                do {
-                    try connection.transaction { session in
-                        try copyToStaging([accepted], session)
-                        try session.execute("SELECT body::jsonb FROM pg_temp.ingest_staging")
-                    }
-                    kept.accepted.append(accepted)
-                } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
-                    kept.rejected.append(Rejected(line: accepted.line, reason: "refused by PostgreSQL: \(error.message)"))
-                }
-            }
+            try isolateRefused(batch.accepted, connection: connection, kept: &kept)
             batch = kept
             stored = try writeRetryingConflicts(batch, sourceName: sourceName, connection)
         }
@@ -222,6 +213,29 @@ public struct Ingester: Sendable {
         summary.signaturesChecked = batch.accepted.filter { $0.signatureValid != nil }.count
         summary.signaturesFailed = batch.accepted.filter { $0.signatureValid == false }.count
         return summary
+    }
+
+    /// Sorts `lines` into those the server takes and those it refuses, by trying halves in a
+    /// transaction that is always rolled back: a refused half is halved again, down to one line.
+    private func isolateRefused(_ lines: [Accepted], connection: Connection, kept: inout Batch) throws {
+        guard !lines.isEmpty else { return }
+        do {
+            try connection.withSession { session in
+                try session.execute("BEGIN")
+                defer { _ = try? session.execute("ROLLBACK") }
+                try copyToStaging(lines, session)
+                try session.query(insertStaged(), [source.rawValue])
+            }
+            kept.accepted += lines
+        } catch let error as PostgresError where error.isRowRefused {
+            guard lines.count > 1 else {
+                kept.rejected.append(Rejected(line: lines[0].line, reason: "refused by PostgreSQL: \(error.message)"))
+                return
+            }
+            let middle = lines.count / 2
+            try isolateRefused(Array(lines[..<middle]), connection: connection, kept: &kept)
+            try isolateRefused(Array(lines[middle...]), connection: connection, kept: &kept)
+        }
     }
 
     /// ``writeBatch``, tried again whole when PostgreSQL broke a deadlock or a serialization
@@ -256,21 +270,25 @@ public struct Ingester: Sendable {
             }
             guard !batch.accepted.isEmpty else { return 0 }
             try copyToStaging(batch.accepted, session)
-            // The first line of each id wins; the rows go in in event-id order, the one lock
-            // order every writer shares (see ``ingest(_:sourceName:into:)``).
-            let inserted = try session.query("""
-                WITH inserted AS (
-                    \(WebhookEventsTable.insert(schema: self.schema, rows: """
-                        SELECT DISTINCT ON (event_id)
-                            event_id, tenant, event_type, event_time, signature, signature_valid, body::jsonb, body, $1
-                        FROM pg_temp.ingest_staging
-                        ORDER BY event_id, line_number
-                        """))
-                )
-                SELECT count(*) FROM inserted
-                """, [source.rawValue])
-            return try inserted.first?.decode(Int.self, at: 0) ?? 0
+            return try session.query(insertStaged(), [source.rawValue]).first?.decode(Int.self, at: 0) ?? 0
         }
+    }
+
+    /// Moves the staged lines into the table; answers how many were new. The first line of each
+    /// id wins; the rows go in in event-id order, the one lock order every writer shares (see
+    /// ``ingest(_:sourceName:into:)``).
+    private func insertStaged() -> String {
+        """
+        WITH inserted AS (
+            \(WebhookEventsTable.insert(schema: schema, rows: """
+                SELECT DISTINCT ON (event_id)
+                    event_id, tenant, event_type, event_time, signature, signature_valid, body::jsonb, body, $1
+                FROM pg_temp.ingest_staging
+                ORDER BY event_id, line_number
+                """))
+        )
+        SELECT count(*) FROM inserted
+        """
     }
 
     /// Loads rows into the temporary table, which empties itself at commit.

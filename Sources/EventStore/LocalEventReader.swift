@@ -68,13 +68,8 @@ public struct LocalEventReader: Sendable {
             "SELECT count(*) FROM \(table) WHERE tenant = $1 AND event_type NOT IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')" + since,
             parameters
         ).first?.decode(Int.self, at: 0) ?? 0
-        // jsonb_typeof picks out the fields of the right JSON type; the rest arrive as NULL.
         let sql = """
-            SELECT event_id, event_type, (extract(epoch FROM event_time) * 1000)::bigint, signature_valid,
-                   CASE WHEN jsonb_typeof(payload->'data'->'id') = 'number' THEN payload->'data'->>'id' END,
-                   CASE WHEN jsonb_typeof(payload->'data'->'studentId') = 'number' THEN payload->'data'->>'studentId' END,
-                   CASE WHEN jsonb_typeof(payload->'data'->'active') = 'boolean' THEN payload->'data'->>'active' END,
-                   CASE WHEN jsonb_typeof(payload->'data'->'addedAt') = 'string' THEN payload->'data'->>'addedAt' END
+            SELECT \(Self.eventColumns(prefix: ""))
             FROM \(table)
             WHERE tenant = $1 AND event_type IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')
             """ + since
@@ -83,44 +78,72 @@ public struct LocalEventReader: Sendable {
             + (settled == nil || previous != nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY payload->'data'->'id'")
         var current: Int?
         try session.stream(sql, parameters) { row in
-            let eventID: UUID = try row.decode(at: 0)
-            let kind = LocalEvent.Kind(eventType: try row.decode(at: 1))!
-            let millis: Int64 = try row.decode(at: 2)
-            if try row.decodeIfPresent(Bool.self, at: 3) == false {
-                outcome.unsigned.append(Skipped(eventID: eventID, reason: "signature did not verify"))
-                return
+            let event: LocalEvent
+            switch try Self.decodeEvent(row) {
+            case .unsigned(let skipped): outcome.unsigned.append(skipped); return
+            case .unusable(let skipped): outcome.unusable.append(skipped); return
+            case .usable(let usable): event = usable
             }
-            guard let idText = try row.decodeIfPresent(String.self, at: 4), let id = Int(idText) else {
-                outcome.unusable.append(Skipped(eventID: eventID, reason: "data.id is missing or not an integer"))
-                return
-            }
-            var record: EnrollmentRecord?
-            if kind != .deleted {
-                guard let student = try row.decodeIfPresent(String.self, at: 5).flatMap({ Int($0) }) else {
-                    outcome.unusable.append(Skipped(eventID: eventID, reason: "data.studentId is missing or not an integer"))
-                    return
-                }
-                guard let active = try row.decodeIfPresent(String.self, at: 6) else {
-                    outcome.unusable.append(Skipped(eventID: eventID, reason: "data.active is missing or not a boolean"))
-                    return
-                }
-                guard let addedAt = try row.decodeIfPresent(String.self, at: 7), let instant = Timestamp.parse(addedAt) else {
-                    outcome.unusable.append(Skipped(eventID: eventID, reason: "data.addedAt is missing or not an ISO 8601 date-time"))
-                    return
-                }
-                record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
-            }
+            let id = event.enrollmentID
             if let settled, previous == nil, let earlier = current, earlier != id, let state = outcome.fold.states[earlier] {
                 settled(earlier, state)
             }
             current = id
-            outcome.fold.add(LocalEvent(eventID: eventID, kind: kind, timeMillis: millis, enrollmentID: id, record: record))
+            outcome.fold.add(event)
         }
         outcome.eventsRead = outcome.fold.eventsFolded
         if previous != nil {
             outcome.fold = try merge(newer: outcome.fold, withKept: kept, tenant: tenant, session: session, settled: settled)
         }
         return outcome
+    }
+
+    /// The columns ``decodeEvent(_:)`` reads, of a `webhook_events` row aliased `prefix`
+    /// (`"e."`, or `""`): jsonb_typeof picks out the fields of the right JSON type, the rest
+    /// arrive as NULL.
+    static func eventColumns(prefix p: String) -> String {
+        """
+        \(p)event_id, \(p)event_type, (extract(epoch FROM \(p)event_time) * 1000)::bigint, \(p)signature_valid,
+        CASE WHEN jsonb_typeof(\(p)payload->'data'->'id') = 'number' THEN \(p)payload->'data'->>'id' END,
+        CASE WHEN jsonb_typeof(\(p)payload->'data'->'studentId') = 'number' THEN \(p)payload->'data'->>'studentId' END,
+        CASE WHEN jsonb_typeof(\(p)payload->'data'->'active') = 'boolean' THEN \(p)payload->'data'->>'active' END,
+        CASE WHEN jsonb_typeof(\(p)payload->'data'->'addedAt') = 'string' THEN \(p)payload->'data'->>'addedAt' END
+        """
+    }
+
+    /// What the fold makes of one stored event: the one definition of "usable", which `prune`
+    /// follows too.
+    enum Decoded {
+        case usable(LocalEvent)
+        case unusable(Skipped)
+        case unsigned(Skipped)
+    }
+
+    /// One row of ``eventColumns(prefix:)`` as the fold takes it.
+    static func decodeEvent(_ row: Row) throws -> Decoded {
+        let eventID: UUID = try row.decode(at: 0)
+        let kind = LocalEvent.Kind(eventType: try row.decode(at: 1))!
+        let millis: Int64 = try row.decode(at: 2)
+        if try row.decodeIfPresent(Bool.self, at: 3) == false {
+            return .unsigned(Skipped(eventID: eventID, reason: "signature did not verify"))
+        }
+        guard let idText = try row.decodeIfPresent(String.self, at: 4), let id = Int(idText) else {
+            return .unusable(Skipped(eventID: eventID, reason: "data.id is missing or not an integer"))
+        }
+        var record: EnrollmentRecord?
+        if kind != .deleted {
+            guard let student = try row.decodeIfPresent(String.self, at: 5).flatMap({ Int($0) }) else {
+                return .unusable(Skipped(eventID: eventID, reason: "data.studentId is missing or not an integer"))
+            }
+            guard let active = try row.decodeIfPresent(String.self, at: 6) else {
+                return .unusable(Skipped(eventID: eventID, reason: "data.active is missing or not a boolean"))
+            }
+            guard let addedAt = try row.decodeIfPresent(String.self, at: 7), let instant = Timestamp.parse(addedAt) else {
+                return .unusable(Skipped(eventID: eventID, reason: "data.addedAt is missing or not an ISO 8601 date-time"))
+            }
+            record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
+        }
+        return .usable(LocalEvent(eventID: eventID, kind: kind, timeMillis: millis, enrollmentID: id, record: record))
     }
 
     /// The kept states in enrollment order, each merged with the newer events' winner as it

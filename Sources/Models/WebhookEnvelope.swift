@@ -24,6 +24,11 @@ public struct WebhookEnvelope: Sendable, Equatable {
     /// The envelope `timestamp` as a date.
     public var time: Date { Date(timeIntervalSince1970: Double(timestampMillis) / 1000) }
 
+    /// The longest each field may be, in UTF-8 bytes: far above what DreamClass sends, far below
+    /// what PostgreSQL can index (a B-tree entry holds about 2.7 KB). A longer one is the line's
+    /// own problem, rejected with a reason, never the batch's.
+    public static let limits: [(field: String, bytes: Int)] = [("tenant", 200), ("type", 100), ("signature", 1024), ("data.id", 100)]
+
     /// Validates one webhook body.
     ///
     /// - Throws: ``WebhookEnvelopeError`` saying which field is missing or wrong.
@@ -48,6 +53,11 @@ public struct WebhookEnvelope: Sendable, Equatable {
         }
         guard !raw.type.isEmpty else { throw WebhookEnvelopeError(reason: "field \"type\" is empty") }
         guard !raw.tenant.isEmpty else { throw WebhookEnvelopeError(reason: "field \"tenant\" is empty") }
+        let lengths = ["tenant": raw.tenant.utf8.count, "type": raw.type.utf8.count, "signature": raw.signature?.utf8.count ?? 0,
+                       "data.id": raw.data.textID?.utf8.count ?? 0]
+        for (field, limit) in limits where lengths[field, default: 0] > limit {
+            throw WebhookEnvelopeError(reason: "field \"\(field)\" is \(lengths[field, default: 0]) bytes long, more than the \(limit) it may have")
+        }
         guard Timestamp.validMillis.contains(raw.timestamp) else {
             throw WebhookEnvelopeError(reason: "field \"timestamp\" is \(raw.timestamp), outside the years 0001 to 9999 (epoch milliseconds \(Timestamp.validMillis.lowerBound) to \(Timestamp.validMillis.upperBound))")
         }
@@ -85,10 +95,13 @@ public struct WebhookEnvelope: Sendable, Equatable {
             data = try container.decode(AnyObject.self, forKey: AnyKey(stringValue: "data"))
         }
 
-        /// Decodes only as far as "this is a JSON object".
+        /// Decodes only as far as "this is a JSON object", and its `id` when that is text.
         struct AnyObject: Decodable {
+            var textID: String?
+
             init(from decoder: any Decoder) throws {
-                _ = try decoder.container(keyedBy: AnyKey.self)
+                let container = try decoder.container(keyedBy: AnyKey.self)
+                textID = try? container.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "id"))
             }
         }
     }

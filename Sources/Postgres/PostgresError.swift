@@ -45,7 +45,15 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         kind == .timeout || sqlState == "55P03" || sqlState == "57014"
     }
 
-    /// The deadline had passed before a statement could be sent.
+    /// The server refused a value of the row itself (class 22, data exception; 54000, a value too
+    /// large for an index; 23514, a check): that row's problem, not the connection's or the
+    /// batch's. Another row goes in.
+    public var isRowRefused: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("22") || sqlState == "54000" || sqlState == "23514"
+    }
+
+    /// The deadline passed before a statement could be sent.
     static func deadlinePassed() -> PostgresError {
         PostgresError(kind: .timeout, message: "the deadline passed before the statement could be sent to PostgreSQL")
     }

@@ -161,7 +161,7 @@ public final class WebhookReceiver: Sendable {
             let stored = try await pool.withConnection { [inbox] in try inbox.store(envelope, body: text, signatureValid: signatureValid, on: $0) }
             logger.debug(stored ? "webhook stored" : "webhook already stored", metadata: ["event": "\(envelope.rawID)", "type": "\(envelope.type)"])
             return Self.text(.ok, stored ? #"{"status":"stored"}"# : #"{"status":"duplicate"}"#)
-        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+        } catch let error as PostgresError where error.isRowRefused {
             return await reject(body, reason: "refused by PostgreSQL: \(error.message)")
         } catch {
             let why = (error as? PostgresError)?.isTimeout == true ? "database busy (a lock or a slow statement)" : "database unavailable"

@@ -1,5 +1,6 @@
 import DreamClassAPI
 import Foundation
+import Models
 import Reconciliation
 import Signing
 import Yams
@@ -189,6 +190,9 @@ public struct SettingsFile: Sendable {
             return duration
         }
 
+        for key in ["base_url", "deliver"] {
+            if let url = text(key), let message = EndpointURL.problem(url) { problem(key, message) }
+        }
         var api = DreamClassConfiguration(
             baseURL: text("base_url") ?? DreamClassConfiguration.defaultBaseURL, apiKey: "",
             schoolCode: text("school_code") ?? "", tenant: text("tenant") ?? name

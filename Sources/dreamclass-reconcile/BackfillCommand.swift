@@ -1,10 +1,10 @@
 import ArgumentParser
 import Backfill
-import Models
 import DreamClassAPI
 import EventStore
 import FileOutput
 import Foundation
+import Models
 import Postgres
 import Reconciliation
 import Reports
@@ -37,6 +37,7 @@ struct BackfillOptions: ParsableArguments {
 
     func validate() throws {
         if let maxDeletes, DeleteLimit(maxDeletes) == nil { throw ValidationError("--max-deletes takes \(DeleteLimit.expected), not \"\(maxDeletes)\"") }
+        if let deliver, let problem = EndpointURL.problem(deliver) { throw ValidationError("--deliver \(problem)") }
     }
 
     /// The school's settings with these flags over them.

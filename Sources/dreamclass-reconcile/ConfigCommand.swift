@@ -27,6 +27,10 @@ struct ConfigCheck: AsyncParsableCommand {
     @Option(help: "With --signatures: how many of each school's newest stored events to check.") var last = 200
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        guard (1...100_000).contains(last) else { throw ValidationError("--last takes 1 to 100000, not \(last)") }
+    }
+
     func run() async throws {
         guard let path = global.resolvedConfigPath else { throw ValidationError("name the file with --config or DREAMCLASS_CONFIG") }
         let environment = ProcessInfo.processInfo.environment

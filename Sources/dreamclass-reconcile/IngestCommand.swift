@@ -38,6 +38,9 @@ struct IngestCommand: AsyncParsableCommand {
 
     func validate() throws {
         try validateDeadline(deadline)
+        // Each writer is a connection and a thread of the pool: a few keep the server busy.
+        guard (1...16).contains(writers) else { throw ValidationError("--writers takes 1 to 16, not \(writers)") }
+        guard (1...1_000_000).contains(batchSize) else { throw ValidationError("--batch-size takes 1 to 1000000, not \(batchSize)") }
     }
 
     @OptionGroup var global: GlobalOptions
@@ -60,7 +63,6 @@ struct IngestCommand: AsyncParsableCommand {
                 handle = opened
                 sourceName = file
             }
-            guard writers >= 1 else { throw ValidationError("--writers must be at least 1") }
             let connections = try (0..<writers).map { _ in try global.connect(logger: logger) }
             if let limit = deadline.flatMap(parseDuration) {
                 let end = ContinuousClock.now + limit

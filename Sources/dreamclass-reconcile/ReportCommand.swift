@@ -33,6 +33,10 @@ struct RunsCommand: AsyncParsableCommand {
     @Option(help: "How many.") var limit = 20
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        guard (1...100_000).contains(limit) else { throw ValidationError("--limit takes 1 to 100000, not \(limit)") }
+    }
+
     func run() async throws {
         let logger = try global.makeLogger(label: "runs")
         try await exitOnFailure {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backfill
 import DreamClassAPI
 import EventStore
 import FileOutput
@@ -9,7 +10,6 @@ import Postgres
 import ReconcileJob
 import Reconciliation
 import Reports
-import Backfill
 import Settings
 
 struct RunCommand: AsyncParsableCommand {
@@ -89,7 +89,8 @@ struct RunCommand: AsyncParsableCommand {
         if (school != nil || allTenants), global.resolvedConfigPath == nil { throw ValidationError("--school and --all-tenants need --config") }
         if school != nil, allTenants { throw ValidationError("--school and --all-tenants exclude each other") }
         if allTenants, report != nil { throw ValidationError("--report names one file; with --all-tenants each school's report goes to its report_dir") }
-        if parallel < 1 { throw ValidationError("--parallel takes 1 or more, not \(parallel)") }
+        if !(1...64).contains(parallel) { throw ValidationError("--parallel takes 1 to 64, not \(parallel)") }
+        if let ping, let problem = EndpointURL.problem(ping) { throw ValidationError("--ping \(problem)") }
         if let freshWithin, parseDuration(freshWithin) == nil {
             throw ValidationError("--fresh-within takes a duration (90s, 15m, 2h, 1d), not \"\(freshWithin)\"")
         }

@@ -43,6 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections takes 1 to 1000000") }
         guard (1...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes takes 1 to 1073741824") }
         guard (1...256).contains(connections) else { throw ValidationError("--connections takes 1 to 256") }
+        guard (1...65_535).contains(port) else { throw ValidationError("--port takes 1 to 65535, not \(port)") }
     }
     @OptionGroup var global: GlobalOptions
 

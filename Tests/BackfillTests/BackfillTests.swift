@@ -217,12 +217,17 @@ import Testing
             """.write(toFile: folder + "/schools.yaml", atomically: true, encoding: .utf8)
         let arguments = ["run", "--config", folder + "/schools.yaml", "--backfill", "--report", "/dev/null", "--backfill-report", "/dev/null",
                          "--database", database.conninfo]
-        let held = await Command.run("dreamclass-reconcile", arguments)
-        let released = await Command.run("dreamclass-reconcile", arguments + ["--max-deletes", "100%"])
+        let held = await Command.run("dreamclass-reconcile", arguments + ["--metrics-file", folder + "/held.prom"])
+        let released = await Command.run("dreamclass-reconcile", arguments + ["--max-deletes", "100%", "--metrics-file", folder + "/released.prom"])
         await simulator.stop()
         let deletes = Self.scenario.expectedMissedDeletes.count
         #expect(held.stdout.contains(", \(deletes) held"), "\(held.stdout)\n\(held.stderr)")
         #expect(released.stdout.contains(", 0 held"), "\(released.stdout)\n\(released.stderr)")
+        // Held deletes are not silent: their own exit code, and a metric an alert fires on.
+        #expect(held.status == 3 && released.status == 0, "\(held.status) \(released.status)")
+        let line = #"dreamclass_reconcile_held_deletes{tenant="\#(Self.tenant)"}"#
+        #expect(try String(contentsOfFile: folder + "/held.prom", encoding: .utf8).contains("\(line) \(deletes)\n"))
+        #expect(try String(contentsOfFile: folder + "/released.prom", encoding: .utf8).contains("\(line) 0\n"))
         let stored = try connection.query(
             "SELECT count(*) FROM dreamclass.webhook_events WHERE source = 'backfill' AND event_type = 'STUDENT_PERIOD_DELETED'"
         ).first?.decode(Int.self, at: 0)

@@ -150,4 +150,23 @@ import Testing
         #expect(try Self.dump(connection) == kept)
         #expect(kept.contains(updated.uuidString.lowercased()))
     }
+
+    /// What the fold could not use stays, by the fold's own verdict: a `data.id` of 203.0 (a JSON
+    /// number PostgreSQL equals to 203, but not an integer), a create without its student.
+    @Test func pruneKeepsTheEventsTheFoldCouldNotUse() throws {
+        let (_, connection) = try TestPostgres.makeStore("fold-prune-unusable", quiet: true)
+        let (winner, fraction, noStudent, loser) = (UUID(), UUID(), UUID(), UUID())
+        let fractionBody = Self.body(.created, enrollment: 203, millis: 1_000, active: true, id: fraction).replacingOccurrences(of: #""id":203,"#, with: #""id":203.0,"#)
+        let noStudentBody = Self.body(.created, enrollment: 203, millis: 1_500, active: true, id: noStudent).replacingOccurrences(of: #""studentId":303,"#, with: "")
+        try connection.ingest([
+            Self.body(.updated, enrollment: 203, millis: 3_000, active: false, id: winner), fractionBody, noStudentBody,
+            Self.body(.created, enrollment: 203, millis: 2_000, active: true, id: loser),
+        ])
+        let folded = try Self.keep(connection)
+        #expect(Set(folded.unusable.map(\.eventID)) == [fraction, noStudent])
+        let removed = try EventRetention(schema: "dreamclass").prune(storedBefore: Date().addingTimeInterval(3_600), dryRun: false, on: connection)
+        #expect(removed == [Self.tenant: 1])
+        let left = Set(try connection.query("SELECT event_id FROM dreamclass.webhook_events").rows.map { try $0.decode(UUID.self, at: 0) })
+        #expect(left == [winner, fraction, noStudent])
+    }
 }

@@ -114,6 +114,36 @@ import Testing
         #expect(bodies == lines.sorted())
     }
 
+    /// One oversized field is that line's problem: rejected at validation (a limit per field) or,
+    /// for what only the server refuses (a 20 KB number it cannot index), by halving the batch
+    /// until the line stands alone. The good lines around it are stored, on every rerun too.
+    @Test func anOversizedFieldRejectsItsLineAndStoresTheRest() throws {
+        let long = String(repeating: "x", count: 20_000)
+        // Digits that do not compress: the server cannot fit them in an index entry.
+        var random = SeededRandom(seed: 7)
+        let digits = "1" + String((0..<20_000).map { _ in Character(String(random.next() % 10)) })
+        let bad = [
+            Self.envelope(tenant: long),
+            Self.envelope(type: long),
+            Self.envelope(signature: long),
+            Self.envelope(data: #"{"id":"\#(long)","studentId":1,"active":true,"addedAt":"2024-10-02T09:40:02.179+00:00"}"#),
+            Self.envelope(data: #"{"id":\#(digits),"studentId":1,"active":true,"addedAt":"2024-10-02T09:40:02.179+00:00"}"#),
+        ]
+        var lines: [String] = []
+        for line in bad { lines += [Self.envelope(), line] }
+        lines.append(Self.envelope())
+        let summary = try ingest(lines.joined(separator: "\n"))
+        #expect(summary == .init(read: 11, stored: 6, duplicates: 0, rejected: 5))
+        let reasons = try rejected().map(\.reason)
+        for field in ["tenant", "type", "signature", "data.id"] {
+            #expect(reasons.contains { $0.contains("field \"\(field)\" is 20") && $0.contains("more than") }, "\(field): \(reasons)")
+        }
+        #expect(reasons.contains { $0.hasPrefix("refused by PostgreSQL") }, "\(reasons)")
+        #expect(try rejected().map(\.line) == [2, 4, 6, 8, 10])
+        let again = try ingest(lines.joined(separator: "\n"))
+        #expect(again == .init(read: 11, stored: 0, duplicates: 6, rejected: 5))
+    }
+
     @Test func bytesPostgreSQLCannotHoldAreRejectedNotLost() throws {
         let invalidUTF8 = Data([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])
         let nulEscape = Self.envelope(data: #"{"id":1,"note":"a\u0000b"}"#)

@@ -52,6 +52,24 @@ import Testing
 
     func count(_ sql: String) throws -> Int { try connection.query(sql).first!.decode(Int.self, at: 0) }
 
+    /// A signed body whose field is too long for the store is refused 400 and kept as rejected:
+    /// DreamClass does not retry a 400, as it would a 503, for ever.
+    @Test func anOversizedFieldIs400AndKeptNever503() async throws {
+        let receiver = receiver()
+        let url = try await receiver.start()
+        let id = UUID()
+        let long = String(repeating: "t", count: 20_000)
+        let body = WebhookEnvelope.body(id: id, type: "STUDENT_PERIOD_CREATED", tenant: long, timestampMillis: 1_727_862_002_901,
+                                        signature: Self.signature.sign(eventID: id.uuidString.lowercased()),
+                                        data: Enrollment(id: 74, studentId: 76, active: true, addedAt: "2024-10-02T09:40:02.179+00:00"))
+        let (status, text) = try await Self.post(url, body)
+        await receiver.stop()
+        #expect(status == 400, "\(text)")
+        #expect(text.contains("tenant"))
+        #expect(try count("SELECT count(*) FROM dreamclass.rejected_events") == 1)
+        #expect(try count("SELECT count(*) FROM dreamclass.webhook_events") == 0)
+    }
+
     @Test func acceptedDuplicateAndRefusedDeliveries() async throws {
         let receiver = receiver(maxBody: 4096)
         let url = try await receiver.start()

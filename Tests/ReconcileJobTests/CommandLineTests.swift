@@ -145,6 +145,22 @@ import TestSupport
         #expect(noDatabase.status == 78, "\(noDatabase.stderr)")
     }
 
+    /// A setting a person must fix is 78, naming it: a school the file lacks, a key file that cannot be read.
+    @Test func aSchoolNotInTheFileAndAnUnreadableKeyAre78() async throws {
+        let folder = NSTemporaryDirectory() + "cli-config-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "schools:\n  north:\n    school_code: N\n    api_key_file: \(folder)/north.key\n".write(toFile: folder + "/s.yaml", atomically: true, encoding: .utf8)
+        let noSchool = await Command.run("dreamclass-reconcile", ["run", "--config", folder + "/s.yaml", "--school", "south", "--database", database.conninfo])
+        #expect(noSchool.status == 78, "\(noSchool.stderr)")
+        #expect(noSchool.stderr.contains("schools.south: no such school; the file has north"), "\(noSchool.stderr)")
+        let unreadable = await Command.run("dreamclass-reconcile", ["run", "--database", database.conninfo], environment: [
+            "DREAMCLASS_API_KEY": "", "DREAMCLASS_API_KEY_FILE": folder + "/missing.key", "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_TENANT": "t",
+        ])
+        #expect(unreadable.status == 78, "\(unreadable.stderr)")
+        #expect(unreadable.stderr.contains("DREAMCLASS_API_KEY_FILE names \(folder)/missing.key, which cannot be read"), "\(unreadable.stderr)")
+    }
+
     @Test func aSecondRunWhileOneHoldsTheLockExits75() async throws {
         _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
         let holder = try database.connect()
