@@ -17,7 +17,7 @@ import Testing
     static func configuration(_ baseURL: String, change: (inout DreamClassConfiguration) -> Void = { _ in }) -> DreamClassConfiguration {
         var configuration = DreamClassConfiguration(
             baseURL: baseURL, apiKey: apiKey, schoolCode: "SC-1", tenant: "test-school",
-            timeout: .seconds(5), maxAttempts: 4, backoffBase: .milliseconds(10), backoffCap: .milliseconds(50)
+            timeout: .seconds(60), maxAttempts: 4, backoffBase: .milliseconds(10), backoffCap: .milliseconds(50)
         )
         change(&configuration)
         return configuration

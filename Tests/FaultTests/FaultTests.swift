@@ -24,7 +24,7 @@ import Testing
         try connection.ingest(Self.scenario.storedWebhooks)
     }
 
-    static func configuration(_ url: String, attempts: Int = 4, timeout: Duration = .seconds(2)) -> DreamClassConfiguration {
+    static func configuration(_ url: String, attempts: Int = 4, timeout: Duration = .seconds(30)) -> DreamClassConfiguration {
         DreamClassConfiguration(
             baseURL: url, apiKey: "k", schoolCode: "S", tenant: tenant, pageSize: 10, timeout: timeout, maxAttempts: attempts,
             backoffBase: .milliseconds(2), backoffCap: .milliseconds(10)

@@ -83,7 +83,7 @@ import Testing
         let id = UUID().uuidString.lowercased()
         let malformed = try await Self.post(url, #"{"id":"\#(id)","signature":"\#(Self.signature.sign(eventID: id))","type":"X"}"#)
         let oversized = try await Self.post(url, Self.body().replacingOccurrences(of: "\"data\":{", with: "\"pad\":\"\(String(repeating: "x", count: 5000))\",\"data\":{"))
-        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.replacingOccurrences(of: "/webhooks/dreamclass", with: "/health")), timeout: .seconds(5))
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.replacingOccurrences(of: "/webhooks/dreamclass", with: "/health")), timeout: .seconds(60))
         await receiver.stop()
 
         #expect(accepted.0 == 200 && accepted.1.contains("stored"))
@@ -109,7 +109,7 @@ import Testing
         let down = WebhookReceiver(options: options) { try Connection(conninfo: server.conninfo(database: "no_such_database")) }
         let url = try await down.start()
         let answer = try await Self.post(url, Self.body(), auth: nil)
-        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.replacingOccurrences(of: "/webhooks/dreamclass", with: "/health")), timeout: .seconds(5))
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.replacingOccurrences(of: "/webhooks/dreamclass", with: "/health")), timeout: .seconds(60))
         await down.stop()
         #expect(answer.0 == 503)
         #expect(health.status.code == 503)
