@@ -236,7 +236,7 @@ public final class DreamClassClient: Sendable {
                     // The body is not quoted: a server may echo the request's headers, the key among them.
                     throw DreamClassError.denied(status, url: url, credentials: configuration.credentialSource)
                 default:
-                    throw DreamClassError.status(status, url: url, excerpt: DreamClassError.excerpt(body))
+                    throw DreamClassError.status(status, url: url, excerpt: redacted(DreamClassError.excerpt(body)))
                 }
             } catch let error as TransportFailure {
                 last = error.description
@@ -283,6 +283,11 @@ public final class DreamClassClient: Sendable {
             }
             throw failure
         }
+    }
+
+    /// A server's words without the API key: a server may echo the request's headers.
+    private func redacted(_ text: String) -> String {
+        configuration.apiKey.count < 4 ? text : text.replacingOccurrences(of: configuration.apiKey, with: "[redacted]")
     }
 
     private func url(_ path: String, query: [(String, String)] = []) -> String {

@@ -161,15 +161,27 @@ public struct DreamClassConfiguration: Sendable {
     /// A secret from the variable `name`, or else from the file named by `name_FILE`: the one way
     /// the product reads a secret (API key, webhook secret, passwords). Empty counts as unset.
     public static func secret(_ name: String, environment: [String: String]) throws(ConfigurationError) -> String? {
-        if let value = environment[name], !value.isEmpty { return value }
+        if let value = environment[name], !value.isEmpty {
+            guard isOneLine(value) else { throw .notOneLine(name, file: nil) }
+            return value
+        }
         guard let path = environment[name + "_FILE"], !path.isEmpty else { return nil }
         return try readSecret(file: path, setting: name + "_FILE")
     }
 
-    /// A secret from a file: its content, trimmed.
+    /// A secret from a file: its content, trimmed, which must be one line of printable text.
     public static func readSecret(file path: String, setting: String) throws(ConfigurationError) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .unreadable(setting, path) }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard isOneLine(secret) else { throw .notOneLine(setting, file: path) }
+        return secret
+    }
+
+    /// Whether a secret can travel as an HTTP header value: no line break, no control byte. A
+    /// key file with a second line would otherwise reach the HTTP client, whose error prints the
+    /// header whole.
+    public static func isOneLine(_ secret: String) -> Bool {
+        !secret.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 }
 
@@ -190,6 +202,8 @@ public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConverti
     case unreadable(String, String)
     /// A URL setting that is not a usable http(s) URL; the URL itself is not repeated.
     case badURL(String, problem: String)
+    /// A secret of more than one line, or with a control byte; its content is not repeated.
+    case notOneLine(String, file: String?)
 
     public var description: String {
         switch self {
@@ -197,6 +211,9 @@ public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConverti
         case .invalid(let name, let value, let expected): "\(name) has an invalid value \"\(value)\" (expected \(expected))"
         case .unreadable(let name, let path): "\(name) names \(path), which cannot be read: check the path, and that this user may read it"
         case .badURL(let name, let problem): "\(name) \(problem)"
+        case .notOneLine(let name, let file):
+            (file.map { "\(name) names \($0), whose content" } ?? "\(name)")
+                + " is not one line of printable text (a second line, or a control byte): a secret must be a single line; the content is not shown"
         }
     }
 }

@@ -34,6 +34,19 @@ public final class Connection: Sendable {
         ("keepalives_count", "6"), ("tcp_user_timeout", "120000"),
     ]
 
+    /// Why a `postgres://user:password@host/db` URI cannot be read as meant: a password with an
+    /// unencoded `/`, `?` or `#` ends the URI's authority early, and libpq then reads part of
+    /// the password as the host or port and prints it. The URI is not repeated.
+    static func uriProblem(_ conninfo: String) -> String? {
+        guard conninfo.hasPrefix("postgres"), let scheme = conninfo.range(of: "://") else { return nil }
+        let rest = conninfo[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex { "/?#".contains($0) } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard authority.contains(":"), !authority.contains("@"), rest[authorityEnd...].contains("@") else { return nil }
+        return "invalid connection URI: its password seems to hold an unencoded /, ? or #; percent-encode it (/ as %2F, ? as %3F, "
+            + "# as %23), or use ~/.pgpass or PGPASSWORD. The URI is not shown: it holds the password"
+    }
+
     /// `PQconnectdbParams` with ``defaultParameters`` before the caller's string, which libpq
     /// expands in place (`expand_dbname`), so every key the caller gives wins.
     private static func connect(_ conninfo: String) -> OpaquePointer? {
@@ -54,6 +67,7 @@ public final class Connection: Sendable {
     ///   (`postgresql://...`). Empty means libpq's defaults: the `PG*` environment variables and
     ///   `~/.pgpass`. ``init(environment:logger:)`` reads `DATABASE_URL` first.
     public init(conninfo: String, logger: Logger = Logger(label: "postgres")) throws {
+        if let problem = Self.uriProblem(conninfo) { throw PostgresError(kind: .connection, message: problem) }
         var redactor = Redactor(conninfo: conninfo)
         guard let raw = Self.connect(conninfo) else {
             throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")

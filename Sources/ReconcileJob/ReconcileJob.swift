@@ -37,6 +37,9 @@ public struct ReconcileJob: Sendable {
         /// What cancelled the run, when it is cancelled (the CLI names the signal), for the
         /// `interrupted` record.
         public var interruption: (@Sendable () -> String?)?
+        /// Takes the secrets out of an error before it is stored in the run's record (the CLI
+        /// passes its one redaction of every secret it knows).
+        public var redact: @Sendable (String) -> String = { $0 }
 
         public init(
             schema: String, tenant: String, scope: ReconcileScope = .all, settle: Duration = .seconds(900),
@@ -143,7 +146,7 @@ public struct ReconcileJob: Sendable {
             if !options.dryRun {
                 // The run's own connection may be what broke: the lock's connection writes it then.
                 let status: RunRecord.Status = interrupted ? .interrupted : .failed
-                let failure = interrupted ? "interrupted by \(options.interruption?() ?? "cancellation")" : "\(error)"
+                let failure = options.redact(interrupted ? "interrupted by \(options.interruption?() ?? "cancellation")" : "\(error)")
                 _ = try? await Blocking.runEvenIfCancelled {
                     // A run stopped by its deadline still records why, in a few seconds' grace.
                     for each in [connection, lockConnection] { each.extendDeadline(by: Self.recordingGrace) }

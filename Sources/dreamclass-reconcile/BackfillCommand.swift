@@ -87,7 +87,7 @@ struct BackfillOptions: ParsableArguments {
             try? await sender?.shutdown()
             if let signal = Interruption.signal {
                 // What was stored and delivered is recorded; the rest is pending for the next backfill.
-                StandardStream.error.attempt(label + "interrupted by \(signal): \(outcome.summary); no report written, run it again for the rest\n")
+                printError(label + "interrupted by \(signal): \(outcome.summary); no report written, run it again for the rest\n")
                 return (Interruption.exitCode ?? ExitStatus.interrupted, outcome)
             }
             let path = backfillReport ?? BackfillReport.defaultPath(in: school.reportDirectory, tenant: school.api.tenant, at: Date())
@@ -102,7 +102,7 @@ struct BackfillOptions: ParsableArguments {
             ]), outcome)
         } catch {
             try? await sender?.shutdown()
-            StandardStream.error.attempt(label + "error: \(error)\n")
+            printError(label + "error: \(error)\n")
             return (ExitCodes.code(for: error), nil)
         }
     }
@@ -162,13 +162,13 @@ struct BackfillCommand: AsyncParsableCommand {
             return SchoolSettings(name: tenant, api: DreamClassConfiguration(apiKey: "", schoolCode: "", tenant: tenant))
         }
         let file = try SettingsFile.load(path: path)
-        for warning in file.warnings { StandardStream.error.attempt("warning: \(warning)\n") }
+        for warning in file.warnings { printError("warning: \(warning)\n") }
         let names = school.map { [$0] } ?? file.schools(ofTenant: tenant, environment: environment)
         guard let name = names.first else { throw SchoolNotInFile(runID: run, tenant: tenant, file: path, schools: file.schoolNames) }
         guard names.count == 1 else {
             throw SettingsError(file: path, key: "schools", message: "\(names.joined(separator: " and ")) share tenant \"\(tenant)\": name one with --school")
         }
-        let settings = try file.resolve(school: name, environment: environment)
+        let settings = try file.school(name, environment: environment)
         guard settings.api.tenant == tenant else {
             throw SettingsError(file: path, key: "schools.\(name).tenant",
                                 message: "is \"\(settings.api.tenant)\", but run \(run) is of tenant \"\(tenant)\": name the run's school, or another run")

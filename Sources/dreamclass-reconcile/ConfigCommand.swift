@@ -35,10 +35,10 @@ struct ConfigCheck: AsyncParsableCommand {
         guard let path = global.resolvedConfigPath else { throw ValidationError("name the file with --config or DREAMCLASS_CONFIG") }
         let environment = ProcessInfo.processInfo.environment
         let (checked, problems) = SettingsFile.check(path: path, environment: environment)
-        for warning in checked?.warnings ?? [] { StandardStream.error.attempt("warning: \(warning)\n") }
+        for warning in checked?.warnings ?? [] { printError("warning: \(warning)\n") }
         guard let file = checked, problems.isEmpty else {
-            for problem in problems { StandardStream.error.attempt("error: \(problem)\n") }
-            StandardStream.error.attempt("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(path); the file's keys: \(SettingsFile.keyNames.joined(separator: ", "))\n")
+            for problem in problems { printError("error: \(problem)\n") }
+            printError("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(path); the file's keys: \(SettingsFile.keyNames.joined(separator: ", "))\n")
             throw ExitCode(ExitStatus.configuration)
         }
         if signatures, !offline {
@@ -48,7 +48,7 @@ struct ConfigCheck: AsyncParsableCommand {
         var codes: [Int32] = []
         for name in file.schoolNames {
             // Checked above: every school resolves.
-            let settings = try file.resolve(school: name, environment: environment)
+            let settings = try file.school(name, environment: environment)
             guard !offline else {
                 try StandardStream.output.line("school \(name): settings valid (tenant \(settings.api.tenant))")
                 continue
@@ -60,7 +60,7 @@ struct ConfigCheck: AsyncParsableCommand {
                 try report(probe, school: name, pageSize: settings.api.pageSize)
             } catch {
                 codes.append(ExitCodes.code(for: error))
-                StandardStream.error.attempt("school \(name): \(error)\n")
+                printError("school \(name): \(error)\n")
             }
             try? await client.shutdown()
         }
@@ -97,11 +97,11 @@ extension ConfigCheck {
         let sample = SignatureSample(schema: global.resolvedSchema)
         var failed = false
         for name in file.schoolNames {
-            let settings = try file.resolve(school: name, environment: environment)
+            let settings = try file.school(name, environment: environment)
             let secrets = settings.secretsEnvironment(environment)
             let prefix = "school \(name) (tenant \(settings.api.tenant))"
             guard let secret = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: secrets) else {
-                StandardStream.error.attempt("\(prefix): no webhook secret (DREAMCLASS_WEBHOOK_SECRET, _FILE, or webhook_secret_file)\n")
+                printError("\(prefix): no webhook secret (DREAMCLASS_WEBHOOK_SECRET, _FILE, or webhook_secret_file)\n")
                 failed = true
                 continue
             }

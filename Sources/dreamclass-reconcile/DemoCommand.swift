@@ -70,7 +70,7 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             try? await client.shutdown()
             await simulator.stop()
-            StandardStream.error.attempt("error: \(error)\n")
+            printError("error: \(error)\n")
             throw ExitCode(1)
         }
     }

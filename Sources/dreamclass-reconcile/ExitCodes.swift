@@ -80,7 +80,7 @@ enum ExitCodes {
 
     /// Prints `error` as the command's last line and exits with its code.
     static func exit(with error: any Error, label: String = "") -> Never {
-        StandardStream.error.attempt("\(label)error: \(error)\n")
+        printError("\(label)error: \(error)\n")
         DreamClassReconcile.exit(withError: ExitCode(code(for: error)))
     }
 }

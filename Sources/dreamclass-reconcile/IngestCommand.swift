@@ -84,18 +84,18 @@ struct IngestCommand: AsyncParsableCommand {
                     return try await ingester.ingest(&reader, sourceName: sourceName, into: connections)
                 }
             } catch let error as IngestError where Interruption.signal != nil {
-                StandardStream.error.attempt("interrupted: \(error)\n")
+                printError("interrupted: \(error)\n")
                 throw ExitCode(Interruption.exitCode ?? ExitStatus.interrupted)
             }
             try StandardStream.output.line(summary.description)
             if summary.signaturesChecked > 0, summary.signaturesFailed * 2 > summary.signaturesChecked {
-                StandardStream.error.attempt(
+                printError(
                     "warning: \(summary.signaturesFailed) of \(summary.signaturesChecked) signatures did not verify with --key-encoding \(keyEncoding.rawValue): "
                         + "`dreamclass-reconcile config check --signatures` tells which key encoding the secret needs\n"
                 )
             }
             if let signal = Interruption.signal {
-                StandardStream.error.attempt("interrupted by \(signal): the lines counted are stored; ingest the same file again for the rest\n")
+                printError("interrupted by \(signal): the lines counted are stored; ingest the same file again for the rest\n")
                 throw ExitCode(Interruption.exitCode ?? ExitStatus.interrupted)
             }
             // Every line is accounted for, but some are only in rejected_events: cron should hear of it.

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Postgres
 import ReconcileJob
+import Settings
 import Synchronization
 
 #if canImport(Glibc)
@@ -29,6 +30,23 @@ enum Secrets {
     static func redact(_ text: String) -> String {
         known.withLock { $0 }.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
     }
+}
+
+extension SettingsFile {
+    /// ``resolve(school:environment:)``, the school's API key known to the redaction from then on
+    /// (every command resolves a school this way, `config check` too).
+    func school(_ name: String, environment: [String: String]) throws -> SchoolSettings {
+        let settings = try resolve(school: name, environment: environment)
+        Secrets.register(settings.api.apiKey)
+        return settings
+    }
+}
+
+/// Writes a line for a person on stderr (an error, a warning, a summary), with every known
+/// secret redacted: the one way the command line prints what may carry a server's or a
+/// library's words.
+func printError(_ text: String) {
+    StandardStream.error.attempt(Secrets.redact(text))
 }
 
 /// How log lines look: readable on a terminal, one JSON object per line for machines.
@@ -111,14 +129,14 @@ final class ProgressLine: Sendable {
             if done < total { text += String(format: " · ETA %.0f s", eta) }
             return text
         }
-        StandardStream.error.attempt("\r\u{1B}[K\(line)")
+        printError("\r\u{1B}[K\(line)")
     }
 
-    func finish() { StandardStream.error.attempt("\r\u{1B}[K") }
+    func finish() { printError("\r\u{1B}[K") }
 
     /// A line of another job's own (ingest's counts, a backfill's deliveries), only on a terminal.
     static func show(_ text: String) {
         guard isatty(STDERR_FILENO) == 1 else { return }
-        StandardStream.error.attempt("\r\u{1B}[K\(text)")
+        printError("\r\u{1B}[K\(text)")
     }
 }

@@ -40,7 +40,7 @@ func exitOnFailure(_ body: () async throws -> Void) async throws {
     } catch let error as ValidationError {
         throw error
     } catch {
-        StandardStream.error.attempt("error: \(error)\n")
+        printError("error: \(error)\n")
         throw ExitCode(ExitCodes.code(for: error))
     }
 }

@@ -108,7 +108,7 @@ struct RunCommand: AsyncParsableCommand {
         let worst = ExitStatus.worst(results.map(\.code))
         if let metricsFile {
             do { try MetricsFile.write(results.map(\.sample), to: metricsFile) } catch {
-                StandardStream.error.attempt("error: cannot write metrics to \(metricsFile): \(error)\n")
+                printError("error: cannot write metrics to \(metricsFile): \(error)\n")
             }
         }
         let lines = results.map { "\($0.sample.tenant): \($0.sample.status.rawValue)" + ($0.sample.run.map { " (run \($0.runID))" } ?? "") }
@@ -125,7 +125,7 @@ struct RunCommand: AsyncParsableCommand {
             return [settings]
         }
         let file = try SettingsFile.load(path: path)
-        for warning in file.warnings { StandardStream.error.attempt("warning: \(warning)\n") }
+        for warning in file.warnings { printError("warning: \(warning)\n") }
         let names: [String]
         if allTenants {
             names = file.schoolNames
@@ -137,7 +137,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("\(path) has \(file.schoolNames.count) schools: name one with --school, or use --all-tenants")
         }
         return try names.map { name in
-            var settings = try file.resolve(school: name, environment: environment)
+            var settings = try file.school(name, environment: environment)
             settings.backfill = settings.backfill || backfill
             return settings
         }
@@ -163,7 +163,7 @@ struct RunCommand: AsyncParsableCommand {
                         let start = ContinuousClock.now
                         var (code, run, attempt): (Int32, RunRecord?, Fleet.Attempt) = (1, nil, .done)
                         do { (code, run, attempt) = try await runSchool(settings, label: label, environment: environment, connections: connections) } catch {
-                            StandardStream.error.attempt("\(label)error: \(error)\n")
+                            printError("\(label)error: \(error)\n")
                         }
                         let status: RunRecord.Status = run?.status ?? (Interruption.signal != nil ? .interrupted : .failed)
                         return (settings, attempt, (code, MetricsFile.Sample(tenant: settings.api.tenant, status: status, finishedAt: Date(),
@@ -202,6 +202,7 @@ struct RunCommand: AsyncParsableCommand {
             reportPath: reportPath, format: format
         )
         options.interruption = { Interruption.signal.map(\.description) }
+        options.redact = { Secrets.redact($0) }
         options.fullRefold = fullRefold
         options.freshWithin = freshWithin.flatMap(parseDuration)
         options.createGuard = settings.createGuard
@@ -255,7 +256,7 @@ struct RunCommand: AsyncParsableCommand {
             if let path = options.reportPath, path != "-" { try out.write(label + "report: \(path)\n") }
             if options.dryRun { try out.write(label + "dry run: nothing was written to the database\n") }
             let suspected = allowMassCreate ? nil : outcome.suspectedCreates
-            if let suspected { StandardStream.error.attempt(label + "error: the missed creates are suspect: \(suspected)\n") }
+            if let suspected { printError(label + "error: the missed creates are suspect: \(suspected)\n") }
             return (ExitStatus.of(outcome.run, detailed: detailedExitcode, suspectedCreates: suspected != nil), outcome.run, .done)
         } catch {
             try? await client.shutdown()
@@ -264,7 +265,7 @@ struct RunCommand: AsyncParsableCommand {
                 return (ExitStatus.ok, nil, .fresh)
             }
             if case ReconcileError.locked = error, options.freshWithin != nil { return (ExitStatus.ok, nil, .claimedElsewhere) }
-            StandardStream.error.attempt(label + "error: \(error)\n")
+            printError(label + "error: \(error)\n")
             return (ExitCodes.code(for: error), nil, .done)
         }
     }

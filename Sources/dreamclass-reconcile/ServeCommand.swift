@@ -63,7 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
             // The same resolution as every command: each school's secret file and key encoding, flags over them.
             let file = try SettingsFile.load(path: path)
             for name in file.schoolNames {
-                let school = try file.resolve(school: name, environment: environment)
+                let school = try file.school(name, environment: environment)
                 guard let secret = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: school.secretsEnvironment(environment)) else { continue }
                 options.signatures[school.api.tenant] = try WebhookSignature(secret: secret, encoding: keyEncoding ?? school.keyEncoding ?? .base64)
             }
