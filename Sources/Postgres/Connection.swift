@@ -151,7 +151,8 @@ public final class Connection: Sendable {
         if let applied, applied - remaining < .seconds(1) { return deadline }
         // The lock wait gives up a little first, so that its own error (which names the lock)
         // is the one reported.
-        let statement = max(1, Int64(remaining.seconds * 1000))
+        // PostgreSQL's timeouts hold at most INT_MAX milliseconds (24.8 days).
+        let statement = max(1, Int64(min(remaining.seconds * 1000, Double(Int32.max))))
         let lock = max(1, statement - min(1000, statement / 10))
         try session.query("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
                           ["\(statement)ms", "\(lock)ms"])

@@ -135,6 +135,7 @@ struct BackfillCommand: AsyncParsableCommand {
 
     func validate() throws {
         try validateDeadline(deadline)
+        if run < 1 { throw ValidationError("--run takes a run id from 1, not \(run)") }
         if school != nil, global.resolvedConfigPath == nil { throw ValidationError("--school needs --config") }
     }
 

@@ -28,6 +28,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Option var seed: UInt64 = 1
     @Option(help: "Where the report goes (default: reports/drift-<tenant>-<UTC time>.csv).") var report: String?
 
+    func validate() throws {
+        guard (1...1_000).contains(periods) else { throw ValidationError("--periods takes 1 to 1000, not \(periods)") }
+        guard (1...10_000).contains(studentsPerPeriod) else { throw ValidationError("--students-per-period takes 1 to 10000, not \(studentsPerPeriod)") }
+        guard (0...1_000).contains(outageChanges) else { throw ValidationError("--outage-changes takes 0 to 1000, not \(outageChanges)") }
+    }
+
     func run() async throws {
         var logger = try GlobalOptions.parse([]).makeLogger(label: "demo")
         logger.logLevel = .warning

@@ -14,6 +14,10 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Where the report goes; - is stdout.") var output = "-"
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if run < 1 { throw ValidationError("--run takes a run id from 1, not \(run)") }
+    }
+
     func run() async throws {
         let logger = try global.makeLogger(label: "report")
         try await exitOnFailure {

@@ -85,6 +85,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if current, !periods.isEmpty { throw ValidationError("--current and --period exclude each other") }
+        if let bad = periods.first(where: { $0 < 1 }) { throw ValidationError("--period takes a period id from 1, not \(bad)") }
         if let settle, parseDuration(settle) == nil { throw ValidationError("--settle takes 0, 90s, 15m or 2h, not \"\(settle)\"") }
         if (school != nil || allTenants), global.resolvedConfigPath == nil { throw ValidationError("--school and --all-tenants need --config") }
         if school != nil, allTenants { throw ValidationError("--school and --all-tenants exclude each other") }
