@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "Settings",
             dependencies: [
-                "DreamClassAPI", "Reconciliation", "Reports", "Models", "Signing",
+                "DreamClassAPI", "Reconciliation", "Reports", "Models", "Signing", "FileOutput",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

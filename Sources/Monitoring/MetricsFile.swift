@@ -61,8 +61,8 @@ public enum MetricsFile {
 
     /// Replaces the file whole (a temporary file, then a rename), so the collector never reads half of it.
     public static func write(_ samples: [Sample], to path: String) throws {
-        // No personal data; the collector runs as another user and must read it.
-        try OutputFile.write(render(samples), to: path, mode: 0o644)
+        // No personal data; the collector runs as another user and must read it, and reach it.
+        try OutputFile.write(render(samples), to: path, mode: 0o644, folderMode: 0o755)
     }
 
     private static func escape(_ value: String) -> String {

@@ -1,4 +1,5 @@
 import DreamClassAPI
+import FileOutput
 import Foundation
 import Models
 import Reconciliation
@@ -114,6 +115,12 @@ public struct SettingsFile: Sendable {
             }
         }
         if file.schools.isEmpty, errors.isEmpty { errors.append(SettingsError(file: path, key: "schools", message: "names no school")) }
+        // Reports, metrics files and ping URLs are named after the school by one rule: two
+        // names it maps alike would overwrite each other's.
+        for (part, names) in Dictionary(grouping: file.schools.map(\.name), by: FileName.part) where names.count > 1 {
+            errors.append(SettingsError(file: path, key: "schools", message: "\(names.map { "\"\($0)\"" }.joined(separator: ", ")) all become \"\(part)\" in "
+                + "file names (reports, metrics, pings), where only letters, digits, - and _ stay: rename all but one"))
+        }
         return (file, errors)
     }
 

@@ -102,7 +102,8 @@ struct RunCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         MallocArenas.limit(environment: environment)
         let schools = try selectSchools(environment: environment)
-        let pinger = ping.map { HealthPing(url: $0) }
+        let pingLogger = try global.makeLogger(label: "ping")
+        let pinger = ping.map { HealthPing(url: $0, logger: pingLogger) }
         await pinger?.send(.start)
         let connections = RunConnections()
         let results = try await Interruption.run { await runAll(schools, environment: environment, connections: connections) }

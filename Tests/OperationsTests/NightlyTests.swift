@@ -125,7 +125,7 @@ import TestSupport
         let database = try TestPostgres.makeDatabase("nightly-names")
         let work = FileManager.default.temporaryDirectory.appending(path: "names-\(UUID().uuidString)")
         let reports = work.appending(path: "deep/reports"), metrics = work.appending(path: "deep/metrics")
-        try FileManager.default.createDirectory(at: metrics, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
         let name = "a/../../../x y"
         let simulator = DreamClassSimulator(school: .generate(periods: 1, studentsPerPeriod: 2, seed: 1),
@@ -135,6 +135,11 @@ import TestSupport
         try """
             schools:
               "\(name)":
+                base_url: \(url)
+                school_code: N
+                tenant: t
+                api_key_file: \(work.appending(path: "key").path)
+              "-rf":
                 base_url: \(url)
                 school_code: N
                 tenant: t
@@ -149,16 +154,25 @@ import TestSupport
         // suspect creates make the configuration code the night's.
         #expect(result.status == 78, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("school \(name): exit 78"))
+        // A name that starts with - is passed as a value, never taken for an option.
+        #expect(result.stdout.contains("school -rf: exit 78"), "\(result.stdout)\n\(result.stderr)")
         let safe = "a__________x_y"
         let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
         let kept = try FileManager.default.contentsOfDirectory(atPath: reports.appending(path: today).path)
-        #expect(kept.contains { $0.hasPrefix("drift-\(safe)-") })
+        #expect(kept.contains { $0.hasPrefix("drift-\(safe)-") } && kept.contains { $0.hasPrefix("drift--rf-") }, "\(kept)")
         #expect(FileManager.default.fileExists(atPath: metrics.appending(path: "dreamclass-reconcile-\(safe).prom").path))
+        #expect(FileManager.default.fileExists(atPath: metrics.appending(path: "dreamclass-reconcile--rf.prom").path))
+        // The wrapper's report folders are private; the metrics folder the tool makes is readable
+        // by node_exporter (another user), whatever the umask.
+        func mode(_ url: URL) throws -> Int? { try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int }
+        #expect(try mode(reports.appending(path: today)) == 0o700)
+        #expect(try mode(metrics) == 0o755)
+        #expect(try mode(metrics.appending(path: "dreamclass-reconcile-\(safe).prom")) == 0o644)
         // Nothing anywhere else under the work folder: only what was put there, and the two folders.
         let everything = try FileManager.default.subpathsOfDirectory(atPath: work.path).filter { !$0.hasPrefix("deep/") }
         #expect(Set(everything) == ["key", "s.yaml", "deep"])
         let listed = await Command.run("dreamclass-reconcile", ["config", "schools", "--file-names", "--config", work.appending(path: "s.yaml").path])
-        #expect(listed.stdout == "\(safe)\t\(name)\n")
+        #expect(listed.stdout == "\(safe)\t\(name)\n-rf\t-rf\n")
     }
 
     /// Every command line the README shows is one the binary takes: each is run with `--help`

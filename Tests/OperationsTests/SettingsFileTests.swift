@@ -122,6 +122,15 @@ import TestSupport
         #expect(error?.all.count == 6)
     }
 
+    /// Reports, metrics and pings are named by one rule: names it maps alike are an error of the
+    /// file that names them all, so no school's report overwrites another's.
+    @Test func schoolsWhoseFileNamesCollideAreNamedTogether() throws {
+        let (path, _) = try Self.file("schools:\n  a b:\n    school_code: A\n  a.b:\n    school_code: B\n  a_b:\n    school_code: C\n  c:\n    school_code: D\n")
+        let error = #expect(throws: SettingsError.self) { try SettingsFile.load(path: path) }
+        #expect(error?.all.count == 1)
+        #expect(error?.description.contains(#""a b", "a.b", "a_b" all become "a_b" in file names"#) == true, "\(error?.description ?? "")")
+    }
+
     @Test func unknownKeysAndWrongTypesAreAllNamedByOneLoad() throws {
         let (path, _) = try Self.file("defaults:\n  setle: 5m\n  backfill: maybe\nschools:\n  north:\n    perods: [1]\n")
         let error = #expect(throws: SettingsError.self) { try SettingsFile.load(path: path) }

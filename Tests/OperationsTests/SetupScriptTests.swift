@@ -52,6 +52,10 @@ import TestSupport
     @Test func withoutAptOrSudoItSaysWhatToInstallAndFails() async throws {
         let noSudo = try await Self.setup(["swift", "apt-get"], [])
         #expect(noSudo.status == 1)
+        // --check only tells, and exits 0 when it could tell.
+        let checked = try await Self.setup(["swift", "apt-get"], ["--check"])
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect(checked.stderr.contains("install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl prometheus"))
         #expect(noSudo.stderr.contains("cannot install (not root and no sudo); install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl prometheus"))
         let noApt = try await Self.setup(["swift"], uid: 0, [])
         #expect(noApt.status == 1)

@@ -161,6 +161,16 @@ import TestSupport
         #expect(unreadable.stderr.contains("DREAMCLASS_API_KEY_FILE names \(folder)/missing.key, which cannot be read"), "\(unreadable.stderr)")
     }
 
+    /// A ping that cannot be sent is a warning in the log's own format, like every other line.
+    @Test func pingWarningsFollowTheLogFormat() async throws {
+        let result = await Command.run("dreamclass-reconcile", ["run", "--ping", "http://127.0.0.1:9/hc", "--log-format", "json", "--database", "host=/nonexistent"],
+                                       environment: ["DREAMCLASS_API_KEY": "k", "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_TENANT": "t"])
+        #expect(result.status == 75, "\(result.stderr)")
+        let warnings = result.stderr.split(separator: "\n").filter { $0.contains("health ping could not be sent") }
+        #expect(warnings.count == 2, "\(result.stderr)")
+        #expect(warnings.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) is [String: Any] }, "\(warnings)")
+    }
+
     @Test func aSecondRunWhileOneHoldsTheLockExits75() async throws {
         _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
         let holder = try database.connect()
