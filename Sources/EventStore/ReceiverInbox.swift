@@ -13,15 +13,41 @@ public struct ReceiverInbox: Sendable {
         try connection.execute("SELECT 1")
     }
 
-    /// Stores a validated webhook; `false` when its event id was already stored.
+    /// What became of a delivery.
+    public enum Stored: Sendable, Equatable {
+        case stored
+        /// Its event id was already stored: kept as it was.
+        case duplicate
+        /// Its event id was refused before as a possible replay: refused again.
+        case refusedReplay
+    }
+
+    /// Stores a validated webhook, unless its event id is stored already or was refused as a
+    /// possible replay.
     ///
     /// - Parameter signatureValid: checked, so `true`; no secret configured, so `nil` (unknown).
-    public func store(_ envelope: WebhookEnvelope, body: String, signatureValid: Bool?, on connection: Connection) throws -> Bool {
+    public func store(_ envelope: WebhookEnvelope, body: String, signatureValid: Bool?, on connection: Connection) throws -> Stored {
+        let s = quoteIdentifier(schema)
         let rows = try connection.query(
-            WebhookEventsTable.insert(schema: schema, rows: "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $7, 'webhook')"),
+            WebhookEventsTable.insert(schema: schema, rows: """
+                SELECT $1::uuid, $2, $3, $4::timestamptz, $5, $6::boolean, $7::jsonb, $7, 'webhook'
+                WHERE NOT EXISTS (SELECT 1 FROM \(s).refused_replays WHERE event_id = $1::uuid)
+                """),
             [envelope.id, envelope.tenant, envelope.type, envelope.time, envelope.signature, signatureValid, body]
         ).rows
-        return !rows.isEmpty
+        if !rows.isEmpty { return .stored }
+        // Nothing stored: rare, so the second look costs nothing on the common path.
+        let refused = try connection.query("SELECT EXISTS (SELECT 1 FROM \(s).refused_replays WHERE event_id = $1)", [envelope.id])
+            .first?.decode(Bool.self, at: 0) ?? false
+        return refused ? .refusedReplay : .duplicate
+    }
+
+    /// Remembers an event id refused as a possible replay, so that no later timestamp lets it in.
+    public func refuseReplay(_ envelope: WebhookEnvelope, on connection: Connection) throws {
+        try connection.execute(
+            "INSERT INTO \(quoteIdentifier(schema)).refused_replays (event_id, tenant) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",
+            [envelope.id, envelope.tenant]
+        )
     }
 
     /// Keeps a body that is not a valid webhook, with why, in `rejected_events`.

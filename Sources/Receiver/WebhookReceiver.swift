@@ -22,7 +22,10 @@ import Synchronization
 ///   configured, only bodies whose signature is good get this far).
 /// - An event whose `timestamp` is further from now than ``Options/timestampWindow`` gets 400 and
 ///   is not kept: only the `id` is signed, so a captured delivery could be sent again with other
-///   content; the window bounds how long that stays possible, and a stored event is never changed.
+///   content; the window bounds how long that stays possible, its id is remembered
+///   (`refused_replays`) so no later timestamp lets it in, and a stored event is never changed.
+/// - A head that declares a body over ``Options/maxBodyBytes`` gets 413 at once, and a body that
+///   does not arrive within the body timeout 408, each with the connection closed.
 /// - A re-sent event id gets 200 and stores nothing new.
 /// - With the database down, 503: DreamClass counts the delivery as failed.
 public final class WebhookReceiver: Sendable {
@@ -125,6 +128,11 @@ public final class WebhookReceiver: Sendable {
                 return response
             }
         }
+        // A declared length over the limit is refused before a byte of the body is waited for.
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > options.maxBodyBytes {
+            logger.notice("webhook refused: body larger than the limit", metadata: ["limit": "\(options.maxBodyBytes)", "declared": "\(declared)"])
+            return Self.text(.contentTooLarge, #"{"error":"body too large"}"#, close: true)
+        }
         let body: [UInt8]
         switch await readBody(request) {
         case .read(let bytes): body = bytes
@@ -152,6 +160,13 @@ public final class WebhookReceiver: Sendable {
         }
         if let window = options.timestampWindow, abs(envelope.time.timeIntervalSinceNow) > window.seconds {
             refused("timestamp outside the window around now (a replay?)")
+            // Remembered by id: the same delivery with a fresh timestamp is refused too.
+            do {
+                try await pool.withConnection { [inbox] in try inbox.refuseReplay(envelope, on: $0) }
+            } catch {
+                logger.error("a refused replay could not be remembered; answered 503 so it comes again", metadata: ["error": "\(error)"])
+                return Self.text(.serviceUnavailable, #"{"error":"try again later"}"#)
+            }
             return Self.text(.badRequest, "{\"error\":\"timestamp is more than \(Int(window.seconds)) s from now\"}")
         }
         // Checked, so true; not checked (no secret configured), so unknown.
@@ -159,8 +174,14 @@ public final class WebhookReceiver: Sendable {
         let text = String(decoding: body, as: UTF8.self)
         do {
             let stored = try await pool.withConnection { [inbox] in try inbox.store(envelope, body: text, signatureValid: signatureValid, on: $0) }
-            logger.debug(stored ? "webhook stored" : "webhook already stored", metadata: ["event": "\(envelope.rawID)", "type": "\(envelope.type)"])
-            return Self.text(.ok, stored ? #"{"status":"stored"}"# : #"{"status":"duplicate"}"#)
+            switch stored {
+            case .stored, .duplicate:
+                logger.debug(stored == .stored ? "webhook stored" : "webhook already stored", metadata: ["event": "\(envelope.rawID)", "type": "\(envelope.type)"])
+                return Self.text(.ok, stored == .stored ? #"{"status":"stored"}"# : #"{"status":"duplicate"}"#)
+            case .refusedReplay:
+                refused("an event id refused before as a possible replay, sent again")
+                return Self.text(.badRequest, #"{"error":"this event id was refused before as a possible replay"}"#)
+            }
         } catch let error as PostgresError where error.isRowRefused {
             return await reject(body, reason: "refused by PostgreSQL: \(error.message)")
         } catch {
@@ -179,9 +200,11 @@ public final class WebhookReceiver: Sendable {
 
     private enum BodyRead { case read([UInt8]), tooLarge, tooSlow }
 
-    /// The whole body, unless it is larger than the limit or slower than the body timeout.
+    /// The whole body, unless it is larger than the limit or slower than the body timeout. The
+    /// body timeout ends before the connection's idle timeout would close it without a word, so
+    /// the client always hears its 408.
     private func readBody(_ request: Request) async -> BodyRead {
-        let (limit, timeout) = (options.maxBodyBytes, options.bodyTimeout)
+        let (limit, timeout) = (options.maxBodyBytes, min(options.bodyTimeout, options.idleTimeout * 4 / 5))
         return await withTaskGroup(of: BodyRead?.self) { group in
             group.addTask {
                 do {

@@ -60,26 +60,30 @@ import Glibc
         #expect(lines >= 1 && lines <= 1 + intervals, "\(lines) lines in \(elapsed)")
     }
 
-    @Test func aReplayOutsideTheWindowIsRefusedAndAStoredEventNeverChanges() async throws {
+    @Test func aReplayOutsideTheWindowIsRefusedByIdAndAStoredEventNeverChanges() async throws {
         let receiver = receiver { $0.timestampWindow = .seconds(3600) }
         let url = try await receiver.start()
-        let id = UUID()
+        let (captured, delivered) = (UUID(), UUID())
         let row = Enrollment(id: 74, studentId: 76, active: true, addedAt: "2024-10-02T09:40:02.179+00:00")
-        let old = ReceiverTests.body(id: id, row: row, millis: Self.nowMillis - 2 * 86_400_000)
-        let fresh = ReceiverTests.body(id: id, row: row, millis: Self.nowMillis)
         var changed = row
         changed.active = false
-        let replayed = ReceiverTests.body(id: id, row: changed, millis: Self.nowMillis)
-        let (tooOld, _) = try await ReceiverTests.post(url, old)
-        let (stored, _) = try await ReceiverTests.post(url, fresh)
-        let (again, answer) = try await ReceiverTests.post(url, replayed)
+        // A delivery captured 30 days ago, re-sent as it was, then with a fresh timestamp: the
+        // id (the only signed part) is what is refused, whatever timestamp comes with it.
+        let (tooOld, _) = try await ReceiverTests.post(url, ReceiverTests.body(id: captured, row: row, millis: Self.nowMillis - 30 * 86_400_000))
+        let (freshened, why) = try await ReceiverTests.post(url, ReceiverTests.body(id: captured, row: changed, millis: Self.nowMillis))
+        // A delivery inside the window is stored; re-sent with other data, the stored one stays.
+        let (stored, _) = try await ReceiverTests.post(url, ReceiverTests.body(id: delivered, row: row, millis: Self.nowMillis))
+        let (again, answer) = try await ReceiverTests.post(url, ReceiverTests.body(id: delivered, row: changed, millis: Self.nowMillis))
         await receiver.stop()
         #expect(tooOld == 400)
+        #expect(freshened == 400 && why.contains("refused before as a possible replay"), "\(why)")
         #expect(stored == 200)
         #expect(again == 200 && answer.contains("duplicate"))
         #expect(try count("rejected_events") == 0)
-        let active = try connection.query("SELECT (payload->'data'->>'active')::boolean FROM dreamclass.webhook_events").rows.map { try $0.decode(Bool.self, at: 0) }
-        #expect(active == [true])
+        #expect(try count("refused_replays") == 1)
+        let kept = try connection.query("SELECT event_id, (payload->'data'->>'active')::boolean FROM dreamclass.webhook_events").rows
+            .map { (try $0.decode(UUID.self, at: 0), try $0.decode(Bool.self, at: 1)) }
+        #expect(kept.count == 1 && kept[0].0 == delivered && kept[0].1 == true)
     }
 
     @Test func anOutOfRangeTimestampIs400AndTheReceiverKeepsServing() async throws {
@@ -110,6 +114,26 @@ import Glibc
         let (answer, closed) = try await Blocking.run { client.readToEnd() }
         await receiver.stop()
         #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
+        #expect(closed)
+    }
+
+    /// A head that declares more than the limit gets its 413 before a byte of body is sent; a body
+    /// that stops halfway gets its 408 when the body timeout ends, before the idle timeout would
+    /// close the connection without a word.
+    @Test(arguments: [("Content-Length: 5000000", "", "413"), ("Content-Length: 100", String(repeating: "x", count: 50), "408")])
+    func aHeadDeclaringTooMuchGets413AndAHalfBody408(head: String, body: String, status: String) async throws {
+        let receiver = receiver {
+            $0.maxBodyBytes = 4096
+            $0.idleTimeout = .seconds(3)
+            $0.bodyTimeout = .seconds(3)
+        }
+        let url = try await receiver.start()
+        let port = try #require(URL(string: url)?.port)
+        let client = try await Blocking.run { try RawSocket(port: port) }
+        client.send("POST /webhooks/dreamclass HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\(head)\r\n\r\n\(body)")
+        let (answer, closed) = try await Blocking.run { client.readToEnd() }
+        await receiver.stop()
+        #expect(answer.hasPrefix("HTTP/1.1 \(status)"), "\(answer)")
         #expect(closed)
     }
 
