@@ -150,6 +150,7 @@ let package = Package(
                 "Reports", "Models", "Signing", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver", "FileOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -62,6 +62,9 @@ public final class WebhookReceiver: Sendable {
     private let inbox: ReceiverInbox
     private let logger: Logger
     private let server = InProcessServer()
+    private let healthServer = InProcessServer()
+    /// Connections the health listener takes at once: probes, not clients.
+    public static let healthConnections = 64
     /// Refusals of unauthenticated requests since the last log line about them, and when that was.
     private let refusals = Mutex<(count: Int, lastLogged: ContinuousClock.Instant?)>((0, nil))
     /// Unauthenticated requests are logged at most this often: a flood of them cannot fill the log.
@@ -91,6 +94,31 @@ public final class WebhookReceiver: Sendable {
         )
     }
 
+    /// A listener of its own for `GET /health`, apart from the webhooks' connection cap: a flood of
+    /// connections to the webhook port (idle or slow, up to its cap, the rest in the backlog)
+    /// cannot keep a liveness probe from its answer.
+    public func healthApplication(host: String, port: Int, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            responder: CallbackResponder { [self] (request: Request, _: BasicRequestContext) in
+                guard request.uri.path == "/health" else { return Self.text(.notFound, #"{"error":"only /health here"}"#) }
+                return await respond(to: request)
+            },
+            server: .http1(configuration: .init(additionalChannelHandlers: [CloseAfterResponse()], idleTimeout: TimeAmount(options.idleTimeout))),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: port), serverName: "dreamclass-reconcile",
+                availableConnectionsDelegate: MaximumAvailableConnections(Self.healthConnections)
+            ),
+            onServerRunning: { await onServerRunning($0.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+
+    /// Starts the health listener in this process (tests); returns its `/health` URL.
+    public func startHealth(host: String = "127.0.0.1", port: Int = 0) async throws -> String {
+        let bound = try await healthServer.start(logger: logger) { onRunning in healthApplication(host: host, port: port) { await onRunning($0) } }
+        return "http://\(host):\(bound)/health"
+    }
+
     /// Starts serving in this process (tests); returns the webhook URL.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> String {
         let bound = try await server.start(logger: logger) { onRunning in application(host: host, port: port) { await onRunning($0) } }
@@ -100,6 +128,7 @@ public final class WebhookReceiver: Sendable {
     /// Stops serving, after the requests in flight, and waits until it has.
     public func stop() async {
         await server.stop()
+        await healthServer.stop()
     }
 
     // MARK: - Answering

@@ -7,6 +7,7 @@ import Postgres
 import Receiver
 import Reconciliation
 import Settings
+import ServiceLifecycle
 import Signing
 
 struct ServeCommand: AsyncParsableCommand {
@@ -36,6 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
     var idleTimeout = 10
     @Option(help: "Connections open at once; more wait until one closes.")
     var maxConnections = 1_024
+    @Option(help: "Also answer GET /health on this port, apart from the webhooks' connection cap, so a liveness probe answers under a flood of connections (default: /health on --port only).")
+    var healthPort: Int?
 
     func validate() throws {
         guard parseDuration(timestampWindow) != nil else { throw ValidationError("--timestamp-window takes 0, 90s, 15m, 2h or 1d, not \"\(timestampWindow)\"") }
@@ -44,6 +47,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes takes 1 to 1073741824") }
         guard (1...256).contains(connections) else { throw ValidationError("--connections takes 1 to 256") }
         guard (1...65_535).contains(port) else { throw ValidationError("--port takes 1 to 65535, not \(port)") }
+        if let healthPort {
+            guard (1...65_535).contains(healthPort), healthPort != port else { throw ValidationError("--health-port takes 1 to 65535, not --port, not \(healthPort)") }
+        }
     }
     @OptionGroup var global: GlobalOptions
 
@@ -83,6 +89,14 @@ struct ServeCommand: AsyncParsableCommand {
         let app = receiver.application(host: host, port: port) { bound in
             logger.notice("receiving webhooks", metadata: ["url": "http://\(host):\(bound)\(path)"])
         }
-        try await app.runService()
+        guard let healthPort else {
+            try await app.runService()
+            return
+        }
+        let health = receiver.healthApplication(host: host, port: healthPort) { bound in
+            logger.notice("answering health checks", metadata: ["url": "http://\(host):\(bound)/health"])
+        }
+        // Both listeners stop together, gracefully, on SIGTERM or SIGINT.
+        try await ServiceGroup(configuration: .init(services: [app, health], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
 }

@@ -137,6 +137,26 @@ import Glibc
         #expect(closed)
     }
 
+    /// The webhook port full (every connection it takes held idle, more waiting in the backlog):
+    /// the health listener of its own still answers a probe.
+    @Test func theHealthListenerAnswersWhileTheWebhookPortIsFull() async throws {
+        let receiver = receiver {
+            $0.maxConnections = 4
+            $0.idleTimeout = .seconds(60)
+        }
+        let url = try await receiver.start()
+        let health = try await receiver.startHealth()
+        let port = try #require(URL(string: url)?.port)
+        let held = try await Blocking.run { try (0..<40).map { _ in try RawSocket(port: port) } }
+        for socket in held { socket.send("POST /webhooks/dreamclass HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n") }
+        let answer = try await HTTPClient.shared.execute(HTTPClientRequest(url: health), timeout: .seconds(30))
+        let text = String(buffer: try await answer.body.collect(upTo: 1024))
+        await receiver.stop()
+        #expect(answer.status.code == 200, "\(text)")
+        #expect(text.contains("ok"))
+        _ = held
+    }
+
     /// A flood of idle sockets and slow clients (200 and 40), bounded in count and time, on loopback; valid
     /// deliveries keep getting their 200 within DreamClass's 10 s, and the held sockets are closed.
     @Test func theReceiverHoldsItsGroundUnderSlowAndIdleClients() async throws {
