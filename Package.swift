@@ -68,6 +68,10 @@ let package = Package(
         ),
         .executableTarget(name: "EmbedSQLTool"),
         .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["EmbedSQLTool"]),
+        .executableTarget(name: "EmbedVersionTool"),
+        .plugin(name: "EmbedVersion", capability: .buildTool(), dependencies: ["EmbedVersionTool"]),
+        // The release version, the commit and how the Swift runtime is linked, for `--version`.
+        .target(name: "BuildInfo", plugins: ["EmbedVersion"]),
         // All SQL: the events, the runs, the backfill and the receiver's inbox, one store each.
         .target(
             name: "EventStore",
@@ -148,6 +152,7 @@ let package = Package(
             dependencies: [
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
                 "Reports", "Models", "Signing", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver", "FileOutput",
+                "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -158,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "dreamclass-sim",
             dependencies: [
-                "DreamClassAPI", "DreamClassSimulator", "Models", "FileOutput",
+                "DreamClassAPI", "DreamClassSimulator", "Models", "FileOutput", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -201,6 +206,7 @@ let package = Package(
             dependencies: [
                 "Settings", "Monitoring", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Models", "Postgres", "Signing", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(

@@ -14,6 +14,9 @@ public enum MetricsFile {
         public var seconds: Double
         public var run: RunRecord?
 
+        /// A run that finished, with or without drift: what the last-success gauge counts.
+        public var succeeded: Bool { status == .ok || status == .drift }
+
         public init(tenant: String, status: RunRecord.Status, finishedAt: Date, seconds: Double, run: RunRecord?) {
             self.tenant = tenant
             self.status = status
@@ -36,6 +39,8 @@ public enum MetricsFile {
         family("last_run_timestamp_seconds", "When the last run ended (Unix time).",
                samples.map { ([("tenant", $0.tenant)], $0.finishedAt.timeIntervalSince1970) })
         family("last_run_duration_seconds", "How long the last run took.", samples.map { ([("tenant", $0.tenant)], $0.seconds) })
+        family("last_success_timestamp_seconds", "When the last run that finished (ok or drift) ended (Unix time); not written by a run that did not.",
+               samples.filter(\.succeeded).map { ([("tenant", $0.tenant)], $0.finishedAt.timeIntervalSince1970) })
         family("last_run_status", "1 for the status of the last run, 0 for the others.", samples.flatMap { sample in
             ["ok", "drift", "incomplete", "failed", "interrupted"].map { ([("tenant", sample.tenant), ("status", $0)], sample.status.rawValue == $0 ? 1 : 0) }
         })

@@ -1,5 +1,6 @@
 import FileOutput
 import ArgumentParser
+import BuildInfo
 
 /// Finds and repairs the DreamClass webhooks a school's systems missed.
 @main
@@ -7,6 +8,7 @@ struct DreamClassReconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dreamclass-reconcile",
         abstract: "Find and repair the DreamClass student-period webhooks a school's systems missed.",
+        version: BuildInfo.line,
         subcommands: [DemoCommand.self, MigrateCommand.self, IngestCommand.self, RunCommand.self, BackfillCommand.self, ReportCommand.self, RunsCommand.self, PruneCommand.self, ConfigCommand.self, ServeCommand.self]
     )
 

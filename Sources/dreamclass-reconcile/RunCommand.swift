@@ -77,6 +77,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Write Prometheus metrics of the run(s) to this file (node_exporter's textfile collector), atomically.")
     var metricsFile: String?
 
+    @Option(help: "Push the metrics of the run(s) to this Prometheus Pushgateway (grouped by job and school; the last-success gauge only on success): for a job no scraper reaches, such as a Kubernetes CronJob.")
+    var metricsPush: String?
+
     @Option(help: "healthchecks.io-style ping URL: URL/start, then URL or URL/fail, with the run's id.")
     var ping: String?
 
@@ -90,8 +93,10 @@ struct RunCommand: AsyncParsableCommand {
         if (school != nil || allTenants), global.resolvedConfigPath == nil { throw ValidationError("--school and --all-tenants need --config") }
         if school != nil, allTenants { throw ValidationError("--school and --all-tenants exclude each other") }
         if allTenants, report != nil { throw ValidationError("--report names one file; with --all-tenants each school's report goes to its report_dir") }
-        if !(1...64).contains(parallel) { throw ValidationError("--parallel takes 1 to 64, not \(parallel)") }
+        // Two connections a school: 32 at once stay within PostgreSQL's default max_connections (100).
+        if !(1...32).contains(parallel) { throw ValidationError("--parallel takes 1 to 32, not \(parallel)") }
         if let ping, let problem = EndpointURL.problem(ping) { throw ValidationError("--ping \(problem)") }
+        if let metricsPush, let problem = EndpointURL.problem(metricsPush) { throw ValidationError("--metrics-push \(problem)") }
         if let freshWithin, parseDuration(freshWithin) == nil {
             throw ValidationError("--fresh-within takes a duration (90s, 15m, 2h, 1d), not \"\(freshWithin)\"")
         }
@@ -112,6 +117,10 @@ struct RunCommand: AsyncParsableCommand {
             do { try MetricsFile.write(results.map(\.sample), to: metricsFile) } catch {
                 printError("error: cannot write metrics to \(metricsFile): \(error)\n")
             }
+        }
+        if let metricsPush {
+            // Not fatal, as the file's write is not: the run's own outcome is the exit code.
+            do { try await MetricsPush(url: metricsPush).push(results.map(\.sample)) } catch { printError("error: \(error)\n") }
         }
         let lines = results.map { "\($0.sample.tenant): \($0.sample.status.rawValue)" + ($0.sample.run.map { " (run \($0.runID))" } ?? "") }
         await pinger?.send(worst == 0 || worst == 2 ? .success : .fail, body: lines.joined(separator: "\n"))

@@ -45,7 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout takes 1 to 3600 seconds") }
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections takes 1 to 1000000") }
         guard (1...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes takes 1 to 1073741824") }
-        guard (1...256).contains(connections) else { throw ValidationError("--connections takes 1 to 256") }
+        // Within PostgreSQL's default max_connections (100), beside the nightly run's.
+        guard (1...64).contains(connections) else { throw ValidationError("--connections takes 1 to 64, not \(connections)") }
         guard (1...65_535).contains(port) else { throw ValidationError("--port takes 1 to 65535, not \(port)") }
         if let healthPort {
             guard (1...65_535).contains(healthPort), healthPort != port else { throw ValidationError("--health-port takes 1 to 65535, not --port, not \(healthPort)") }

@@ -1,7 +1,8 @@
 import ArgumentParser
-import FileOutput
+import BuildInfo
 import DreamClassAPI
 import DreamClassSimulator
+import FileOutput
 import Foundation
 
 /// Serves a simulated DreamClass REST API on loopback, for the demo, tests and benchmarks.
@@ -14,7 +15,8 @@ struct DreamClassSim: AsyncParsableCommand {
             Prints "listening on http://HOST:PORT/dreamclassapi/v1" once it accepts connections: \
             the base URL to give the client. Credentials default to DREAMCLASS_API_KEY, \
             DREAMCLASS_SCHOOL_CODE and DREAMCLASS_TENANT, the variables the client reads.
-            """
+            """,
+        version: BuildInfo.line
     )
 
     @Option var host = "127.0.0.1"

@@ -1,9 +1,13 @@
+import AsyncHTTPClient
 import EventStore
 import Foundation
 import Models
 import Monitoring
 import TestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct MonitoringTests {
     @Test func metricsAreInPrometheusTextFormatAndReplacedWhole() throws {
@@ -116,6 +120,59 @@ import Testing
         }
         let checked = await Command.run("/bin/sh", ["-c", #"/usr/bin/promtool check metrics < "$0""#, folder + "/run.prom"])
         #expect(checked.status == 0, "promtool check metrics: \(checked.stdout)\n\(checked.stderr)")
+    }
+
+    /// A real Pushgateway (Debian's, started here on loopback): each school its own group, the
+    /// same families as the textfile; a failed run keeps the last success's gauge as it was.
+    @Test func metricsPushedToAPushgatewayKeepTheLastSuccessThroughAFailure() async throws {
+        let port = try FreePort.take()
+        let folder = NSTemporaryDirectory() + "pushgateway-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        _ = await Command.run("/bin/sh", ["-c", #"/usr/bin/prometheus-pushgateway --web.listen-address=127.0.0.1:$0 >"$1/log" 2>&1 & echo $! >"$1/pid""#, String(port), folder])
+        defer { _ = kill(pid_t((try? String(contentsOfFile: folder + "/pid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0, SIGTERM) }
+        try await waitUntil("the Pushgateway listens", timeout: .seconds(60), interval: .milliseconds(50)) { FreePort.answers(port: port) }
+        let base = "http://127.0.0.1:\(port)"
+        func scraped() async throws -> String {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(30))
+            return String(buffer: try await response.body.collect(upTo: 4 << 20))
+        }
+        var run = RunRecord(runID: 7, tenant: "a b/c", scope: "all", startedAt: Date(timeIntervalSince1970: 1_700_000_000), status: .drift)
+        run.missedDeletes = 2
+        run.heldDeletes = 2
+        let push = MetricsPush(url: base)
+        try await push.push([MetricsFile.Sample(tenant: "a b/c", status: .drift, finishedAt: Date(timeIntervalSince1970: 1_800_000_000), seconds: 3, run: run)])
+        let afterSuccess = try await scraped()
+        let group = #"job="dreamclass-reconcile",tenant="a b/c""#
+        #expect(afterSuccess.contains(#"dreamclass_reconcile_last_success_timestamp_seconds{instance="",\#(group)} 1.8e+09"#), "\(afterSuccess)")
+        #expect(afterSuccess.contains(#"dreamclass_reconcile_held_deletes{instance="",\#(group)} 2"#))
+
+        // The binary's own push, of a run that failed (the database is out of reach).
+        let failed = await Command.run("dreamclass-reconcile", ["run", "--metrics-push", base, "--database", "host=/nonexistent"], environment: [
+            "DREAMCLASS_API_KEY": "k", "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_TENANT": "a b/c", "DREAMCLASS_BASE_URL": "http://127.0.0.1:9/v1",
+        ])
+        #expect(failed.status == 75, "\(failed.stderr)")
+        let afterFailure = try await scraped()
+        #expect(afterFailure.contains(#"dreamclass_reconcile_last_run_status{instance="",job="dreamclass-reconcile",status="failed",tenant="a b/c"} 1"#), "\(afterFailure)")
+        #expect(afterFailure.contains(#"dreamclass_reconcile_last_success_timestamp_seconds{instance="",\#(group)} 1.8e+09"#), "the last success stays")
+        // What was pushed is valid exposition format.
+        try MetricsFile.render([MetricsFile.Sample(tenant: "a b/c", status: .failed, finishedAt: Date(), seconds: 1, run: nil)]).write(toFile: folder + "/failed.prom", atomically: true, encoding: .utf8)
+        let checked = await Command.run("/bin/sh", ["-c", #"/usr/bin/promtool check metrics < "$0""#, folder + "/failed.prom"])
+        #expect(checked.status == 0, "\(checked.stdout)\n\(checked.stderr)")
+    }
+
+    /// Both binaries say which release they are, of which commit, and how the Swift runtime is
+    /// linked (the test build loads the toolchain's; a release build carries it).
+    @Test func bothBinariesTellTheirVersionCommitAndRuntime() async throws {
+        let version = try String(contentsOf: NightlyTests.packageRoot.appending(path: "VERSION"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let head = await Command.run("/usr/bin/git", ["-C", NightlyTests.packageRoot.path, "rev-parse", "HEAD"])
+        for binary in ["dreamclass-reconcile", "dreamclass-sim"] {
+            let result = await Command.run(binary, ["--version"])
+            #expect(result.status == 0, "\(binary): \(result.stderr)")
+            #expect(result.stdout.hasPrefix("\(version) (commit "), "\(binary): \(result.stdout)")
+            if head.status == 0 { #expect(result.stdout.contains("commit \(head.stdout.prefix(12))"), "\(binary): \(result.stdout)") }
+            #expect(result.stdout.contains("Swift runtime from the shared libraries of the Swift toolchain"), "\(binary): \(result.stdout)")
+        }
     }
 
     /// The man page shipped in `cron/` (generated by swift-argument-parser's `generate-manual`)
