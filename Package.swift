@@ -163,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "dreamclass-sim",
             dependencies: [
-                "DreamClassAPI", "DreamClassSimulator", "Models", "FileOutput", "BuildInfo",
+                "DreamClassAPI", "DreamClassSimulator", "Models", "FileOutput", "BuildInfo", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -24,13 +24,18 @@ public struct OutageScenario: Sendable {
     /// - Parameters:
     ///   - outageChanges: how many enrollments of each kind the outage adds, changes and removes.
     ///   - now: the outage's changes are dated a day before this, well outside a settle window.
-    public static func make(school: School, tenant: String, outageChanges: Int = 3, seed: UInt64 = 1, now: Date = Date()) -> OutageScenario {
+    /// - Parameter sign: the signature of an event id, as DreamClass signs (the simulator's
+    ///   deliveries to a receiver that checks them); unsigned when `nil`.
+    public static func make(
+        school: School, tenant: String, outageChanges: Int = 3, seed: UInt64 = 1, now: Date = Date(), sign: ((String) -> String)? = nil
+    ) -> OutageScenario {
         var random = SeededRandom(seed: seed)
         var lines: [String] = []
         var after = school
         func webhook(_ type: String, _ row: Enrollment, at date: Date) -> String {
-            WebhookEnvelope.body(id: UUID(random: &random), type: type, tenant: tenant,
-                                 timestampMillis: Int64(date.timeIntervalSince1970 * 1000), signature: nil, data: row)
+            let id = UUID(random: &random)
+            return WebhookEnvelope.body(id: id, type: type, tenant: tenant, timestampMillis: Int64(date.timeIntervalSince1970 * 1000),
+                                        signature: sign?(id.uuidString.lowercased()), data: row)
         }
         let periods = school.periods.map(\.id).filter { !(school.enrollments[$0] ?? []).isEmpty }
         var updatedBeforeOutage = 0

@@ -22,7 +22,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical (default: $LOG_LEVEL, else info).")
     var logLevel: String?
 
-    @Option(name: .customLong("config"), help: "A YAML file of schools (default: $DREAMCLASS_CONFIG); see the README.")
+    @Option(name: .customLong("config"), help: "A YAML file of schools (default: $DREAMCLASS_CONFIG): `defaults`, then one section per school under `schools`, with school_code, api_key_file (a file holding the key), tenant, base_url, scope or periods, settle, deadline, backfill, max_deletes, max_creates, deliver, deliver_user, deliver_password_file, webhook_secret_file, key_encoding, report_dir and the client's limits; secrets never in the file itself. `config check` checks it.")
     var configPath: String?
 
     @Option(help: "text or json (default: $LOG_FORMAT, else json when stderr is not a terminal).")

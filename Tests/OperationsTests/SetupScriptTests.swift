@@ -35,18 +35,18 @@ import TestSupport
     @Test func aBareMachineWithSudoGetsEveryPackageThroughSudo() async throws {
         let result = try await Self.setup(["swift", "apt-get", "sudo"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("setup: missing: pkg-config libpq-dev postgresql openssl prometheus prometheus-pushgateway"))
+        #expect(result.stdout.contains("setup: missing: pkg-config libpq-dev postgresql openssl prometheus prometheus-pushgateway dpkg-dev lintian"))
         #expect(result.stdout.contains("libpq-dev: the PostgreSQL client library and its headers"))
-        #expect(result.stdout.contains("would run: sudo apt-get update && sudo apt-get install -y --no-install-recommends pkg-config libpq-dev postgresql openssl prometheus prometheus-pushgateway"))
+        #expect(result.stdout.contains("would run: sudo apt-get update && sudo apt-get install -y --no-install-recommends pkg-config libpq-dev postgresql openssl prometheus prometheus-pushgateway dpkg-dev lintian"))
     }
 
     @Test func rootNeedsNoSudoAndOnlyWhatIsMissingIsInstalled() async throws {
-        let result = try await Self.setup(["swift", "apt-get", "pkg-config", "openssl", "promtool", "prometheus-pushgateway"], uid: 0, postgres: true)
+        let result = try await Self.setup(["swift", "apt-get", "pkg-config", "openssl", "promtool", "prometheus-pushgateway", "dpkg-shlibdeps", "lintian"], uid: 0, postgres: true)
         #expect(result.status == 0, "\(result.stderr)")
         // The pkg-config stub says yes to every question, libpq included.
         #expect(result.stdout == "setup: nothing to install\n")
         let partial = try await Self.setup(["swift", "apt-get", "pkg-config"], uid: 0)
-        #expect(partial.stdout.contains("would run: apt-get update && apt-get install -y --no-install-recommends postgresql openssl prometheus prometheus-pushgateway"), "\(partial.stdout)")
+        #expect(partial.stdout.contains("would run: apt-get update && apt-get install -y --no-install-recommends postgresql openssl prometheus prometheus-pushgateway dpkg-dev lintian"), "\(partial.stdout)")
     }
 
     @Test func withoutAptOrSudoItSaysWhatToInstallAndFails() async throws {
@@ -55,8 +55,8 @@ import TestSupport
         // --check only tells, and exits 0 when it could tell.
         let checked = try await Self.setup(["swift", "apt-get"], ["--check"])
         #expect(checked.status == 0, "\(checked.stderr)")
-        #expect(checked.stderr.contains("install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl prometheus prometheus-pushgateway"))
-        #expect(noSudo.stderr.contains("cannot install (not root and no sudo); install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl prometheus prometheus-pushgateway"))
+        #expect(checked.stderr.contains("install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl prometheus prometheus-pushgateway dpkg-dev lintian"))
+        #expect(noSudo.stderr.contains("cannot install (not root and no sudo); install these packages (Debian/Ubuntu names) and run again: pkg-config libpq-dev postgresql openssl prometheus prometheus-pushgateway dpkg-dev lintian"))
         let noApt = try await Self.setup(["swift"], uid: 0, [])
         #expect(noApt.status == 1)
         #expect(noApt.stderr.contains("cannot install (no apt-get on this machine)"))
