@@ -175,6 +175,7 @@ struct RunCommand: AsyncParsableCommand {
                         var (code, run, attempt): (Int32, RunRecord?, Fleet.Attempt) = (1, nil, .done)
                         do { (code, run, attempt) = try await runSchool(settings, label: label, environment: environment, connections: connections) } catch {
                             printError("\(label)error: \(error)\n")
+                            code = ExitCodes.code(for: error)
                         }
                         let status: RunRecord.Status = run?.status ?? (Interruption.signal != nil ? .interrupted : .failed)
                         return (settings, attempt, (code, MetricsFile.Sample(tenant: settings.api.tenant, status: status, finishedAt: Date(),
