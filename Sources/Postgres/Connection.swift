@@ -110,10 +110,11 @@ public final class Connection: Sendable {
             let deadline = try applyDeadline(session)
             do {
                 return try body(session)
-            } catch let error as PostgresError {
+            } catch {
                 // A rollback undoes a SET made in the transaction: send the timeouts again.
                 bound.withLock { $0.applied = nil }
-                throw deadline.map { error.naming(deadline: $0) } ?? error
+                guard let error = error as? PostgresError, let deadline else { throw error }
+                throw error.naming(deadline: deadline)
             }
         }
     }
@@ -214,6 +215,8 @@ public final class Connection: Sendable {
     /// Rolls back the open transaction, if one is open; a failure (a broken connection) is
     /// ignored, since the caller is already handling the error that brought it here.
     public func rollback() {
+        // The timeouts sent in the transaction go with it: send them again.
+        bound.withLock { $0.applied = nil }
         handle.withLock { raw in
             if PQtransactionStatus(raw) != PQTRANS_IDLE { _ = try? Session(raw: raw, redactor: redactor).execute("ROLLBACK") }
         }
