@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// No wait on PostgreSQL is without end: a server that never answers a connect, a statement
-/// blocked by another session's lock, a deadline already gone.
+/// blocked by another session's lock, a deadline already gone. Each wait runs on `Blocking`'s
+/// threads, never on Swift's few cooperative ones: the other suites' in-process servers need those.
 @Suite struct BoundedWaitTests {
     /// libpq would wait for ever on a server that accepted the connection and says nothing; the
     /// wrapper's default `connect_timeout` (10 s) ends it, and a key of the caller's string wins.
@@ -18,14 +19,15 @@ import Glibc
         defer { close(descriptor) }
         let conninfo = "host=127.0.0.1 port=\(port) dbname=x user=x" + (connectTimeout.map { " connect_timeout=\($0)" } ?? "")
         let started = ContinuousClock.now
-        let error = #expect(throws: PostgresError.self) { try Connection(conninfo: conninfo) }
-        #expect(error?.kind == .connection)
-        #expect(error?.message.contains("timeout expired") == true, "\(error?.message ?? "")")
+        let result = await Result { try await Blocking.run { _ = try Connection(conninfo: conninfo) } }
+        let error = try #require(result.failure as? PostgresError, "\(result)")
+        #expect(error.kind == .connection)
+        #expect(error.message.contains("timeout expired"), "\(error.message)")
         // Not a timed assertion of speed: only that the wait ended, and not before the timeout.
         #expect(ContinuousClock.now - started >= .seconds(connectTimeout == nil ? 9 : 1))
     }
 
-    @Test func aStatementBlockedByALockEndsByTheDeadlineAndNamesTheLock() throws {
+    @Test func aStatementBlockedByALockEndsByTheDeadlineAndNamesTheLock() async throws {
         let database = try TestPostgres.makeDatabase("bounded")
         let setup = try database.connect()
         try setup.execute("CREATE TABLE held (id int)")
@@ -34,11 +36,12 @@ import Glibc
         try holder.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
         let waiter = try database.connect()
         waiter.setDeadline(.now + .seconds(2))
-        let error = #expect(throws: PostgresError.self) { try waiter.query("SELECT count(*) FROM held") }
-        #expect(error?.isTimeout == true)
-        #expect(error?.description.contains("waited for a lock until the deadline") == true, "\(error?.description ?? "")")
+        let blocked = await Result { try await Blocking.run { _ = try waiter.query("SELECT count(*) FROM held") } }
+        let error = try #require(blocked.failure as? PostgresError, "\(blocked)")
+        #expect(error.isTimeout)
+        #expect(error.description.contains("waited for a lock until the deadline"), "\(error.description)")
         // The deadline has passed: nothing more is sent, and the error says so.
-        Thread.sleep(forTimeInterval: 2.1)
+        try await Task.sleep(for: .milliseconds(2_100))
         let late = #expect(throws: PostgresError.self) { try waiter.query("SELECT 1") }
         #expect(late?.isTimeout == true)
         // A grace lets the statements that record a failure run; without a deadline, the
@@ -49,5 +52,17 @@ import Glibc
         #expect(try waiter.query("SELECT current_setting('statement_timeout')").first?.decode(String.self, at: 0) == "0")
         holder.rollback()
         #expect(try waiter.query("SELECT count(*) FROM held").first?.decode(Int.self, at: 0) == 0)
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async throwing body.
+    init(_ body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+
+    var failure: (any Error)? {
+        if case .failure(let error) = self { return error }
+        return nil
     }
 }
