@@ -149,7 +149,10 @@ public final class Connection: Sendable {
         guard PQtransactionStatus(session.raw) != PQTRANS_INERROR else { return deadline }
         let remaining = deadline - .now
         guard remaining > .zero else { throw PostgresError.deadlinePassed() }
-        if let applied, applied - remaining < .seconds(1) { return deadline }
+        // Sent again when the time left moved by a second or more either way: shrinking as the job
+        // goes on, or grown by ``extendDeadline(by:)`` (a failing run's grace must not inherit
+        // the last few milliseconds).
+        if let applied, abs((applied - remaining).seconds) < 1 { return deadline }
         // The lock wait gives up a little first, so that its own error (which names the lock)
         // is the one reported.
         // PostgreSQL's timeouts hold at most INT_MAX milliseconds (24.8 days).
