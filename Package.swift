@@ -37,7 +37,7 @@ let package = Package(
         // status, backfill decisions and the mass-delete guard. Models only; no I/O.
         .target(name: "Reconciliation", dependencies: ["Models"]),
         // What a person reads: the drift and backfill reports, the run summary. No database, no network.
-        .target(name: "Reports", dependencies: ["Models", "FileOutput"]),
+        .target(name: "Reports", dependencies: ["Models", "Reconciliation", "FileOutput"]),
         // HMAC signatures of webhooks and the deterministic ids of synthetic events.
         .target(name: "Signing", dependencies: ["Models", .product(name: "Crypto", package: "swift-crypto")]),
         // Writes that fail as errors, never traps: stdout/stderr, and whole files replaced atomically.

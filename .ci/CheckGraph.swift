@@ -20,7 +20,7 @@ struct Package: Decodable {
 let allowed: [String: Set<String>] = [
     "Models": [],
     "Reconciliation": ["Models"],
-    "Reports": ["Models", "FileOutput"],
+    "Reports": ["Models", "Reconciliation", "FileOutput"],
     "Signing": ["Models", "Crypto"],
     "FileOutput": [],
 ]

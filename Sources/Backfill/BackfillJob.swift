@@ -47,6 +47,8 @@ public struct BackfillJob: Sendable {
         public var studentPeriodID: Int
         public var periodID: Int?
         public var outcome: Outcome
+        /// Why it was held or skipped: the guard and its limit, or the newer event.
+        public var reason: String?
         public var deliveryState: String?
         public var body: String
         public var eventTime: Int64
@@ -72,7 +74,7 @@ public struct BackfillJob: Sendable {
         public var reportRows: [BackfillReport.Row] {
             entries.map {
                 BackfillReport.Row(eventID: $0.eventID, kind: $0.kind, eventType: $0.eventType, studentPeriodID: $0.studentPeriodID,
-                                   periodID: $0.periodID, outcome: $0.outcome.rawValue, deliveryState: $0.deliveryState)
+                                   periodID: $0.periodID, outcome: $0.outcome.rawValue, deliveryState: $0.deliveryState, reason: $0.reason)
             }
         }
 
@@ -112,26 +114,28 @@ public struct BackfillJob: Sendable {
             guard BackfillPlan.canBackfill(run.status) else { throw BackfillError.runNotFinished(options.runID, run.status.rawValue) }
             let items = try runs.driftItems(runID: run.runID, on: connection)
             let repairs = items.map(BackfillPlan.repair)
-            var held: Set<Int?> = []
+            var held: [Int?: String] = [:]
             var createsHeld: CreateGuard.Suspicion?
             if items.contains(where: { $0.kind == DriftKind.missedDelete.rawValue || $0.kind == DriftKind.missedCreate.rawValue }) {
                 let local = try store.localEnrollments(tenant: run.tenant, on: connection)
                 let emptyRosters = Set(try runs.periodReads(runID: run.runID, on: connection).filter { $0.readOK && $0.enrollments == 0 }.map(\.periodID))
-                held = plan.heldPeriods(items, localEnrollments: local, emptyRosters: emptyRosters)
+                held = plan.holds(items, localEnrollments: local, emptyRosters: emptyRosters)
                 createsHeld = plan.heldCreates(run, localEnrollments: try store.hasEvents(tenant: run.tenant, on: connection) ? max(1, local[nil] ?? 0) : 0)
             }
             let newer = try store.enrollmentsWithNewerEvents(repairs.map(\.studentPeriodID), tenant: run.tenant, since: run.startedAt, on: connection)
             let entries = repairs.map { repair in
-                Self.entry(repair, decision: plan.decide(repair, newerEvents: newer, held: held, createsHeld: createsHeld != nil),
-                           tenant: run.tenant, millis: millis, signature: options.signature)
+                let decision = plan.decide(repair, newerEvents: newer, held: Set(held.keys), createsHeld: createsHeld != nil)
+                let reason: String? = switch decision {
+                case .held: repair.kind == DriftKind.missedCreate.rawValue ? createsHeld.map { "max_creates: \($0)" } : held[repair.periodID] ?? nil
+                case .skippedNewerEvent: "an event for it was stored after run \(run.runID) started (\(Timestamp.display(run.startedAt))): newer truth is not overwritten"
+                case .stored, .alreadyStored: nil
+                }
+                return Self.entry(repair, decision: decision, reason: reason, tenant: run.tenant, millis: millis, signature: options.signature)
             }
             return (run, entries, held, createsHeld)
         }
-        var outcome = Outcome(entries: entries, heldPeriods: held.sorted { ($0 ?? -1) < ($1 ?? -1) }, createsHeld: createsHeld)
+        var outcome = Outcome(entries: entries, heldPeriods: held.keys.sorted { ($0 ?? -1) < ($1 ?? -1) }, createsHeld: createsHeld)
         guard !options.dryRun else { return outcome }
-        try await Blocking.run { [outcome] in
-            try runs.recordHeld(runID: run.runID, deletes: outcome.held(.missedDelete), creates: outcome.held(.missedCreate), on: connection)
-        }
 
         let toStore = entries.indices.filter { entries[$0].outcome == .stored }
         for (number, start) in stride(from: 0, to: toStore.count, by: max(1, options.batchSize)).enumerated() {
@@ -148,6 +152,15 @@ public struct BackfillJob: Sendable {
             for index in batch where !fresh.contains(entries[index].eventID) { outcome.entries[index].outcome = .alreadyStored }
             try afterBatch(number + 1)
         }
+        // What this backfill decided for each item, and what it held, is kept with the run: `runs`
+        // shows the held counts, `explain` each item's decision.
+        try await Blocking.run { [outcome] in
+            try runs.recordBackfill(
+                runID: run.runID, heldDeletes: outcome.held(.missedDelete), heldCreates: outcome.held(.missedCreate),
+                decisions: outcome.entries.map { .init(studentPeriodID: $0.studentPeriodID, decision: $0.outcome.rawValue, reason: $0.reason, eventID: $0.eventID) },
+                on: connection
+            )
+        }
         if let sender {
             let results = try await deliver(run: run, sender: sender, store: store, connection: connection)
             outcome.delivered = results.filter(\.delivered).count
@@ -159,14 +172,14 @@ public struct BackfillJob: Sendable {
     }
 
     /// The repair with its id (the same repair always gets the same id) and signed body.
-    private static func entry(_ repair: BackfillPlan.Repair, decision: Entry.Outcome, tenant: String, millis: Int64, signature: WebhookSignature?) -> Entry {
+    private static func entry(_ repair: BackfillPlan.Repair, decision: Entry.Outcome, reason: String?, tenant: String, millis: Int64, signature: WebhookSignature?) -> Entry {
         let id = SyntheticEventID.make(tenant: tenant, enrollmentID: repair.studentPeriodID, kind: repair.kind, state: repair.identity)
         let body = WebhookEnvelope.body(
             id: id, type: repair.eventType, tenant: tenant, timestampMillis: millis,
             signature: signature?.sign(eventID: id.uuidString.lowercased()), data: repair.data
         )
         return Entry(eventID: id, kind: repair.kind, eventType: repair.eventType, studentPeriodID: repair.studentPeriodID,
-                     periodID: repair.periodID, outcome: decision, deliveryState: nil, body: body, eventTime: millis)
+                     periodID: repair.periodID, outcome: decision, reason: reason, deliveryState: nil, body: body, eventTime: millis)
     }
 
     // MARK: - Delivery

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Reconciliation
 
 /// `prune`: removes stored student-period events that can never matter again, to keep the store's
 /// size (and a full refold's time) bounded.
@@ -9,7 +10,7 @@ import Postgres
 /// was folded); the kept state of its enrollment is another event (it lost, and being a maximum,
 /// the fold never lets a loser win later); its signature did not fail; and no backfill made it
 /// (a backfill's events keep their delivery record); and the fold can use it (the fold's own
-/// verdict, ``LocalEventReader/decodeEvent(_:)``, not a second reading of `data`). The winning
+/// verdict, ``EventUsability``, not a second reading of `data`). The winning
 /// event of every enrollment, events of other types, unusable ones and anything newer than the
 /// horizon stay.
 public struct EventRetention: Sendable {
@@ -38,7 +39,7 @@ public struct EventRetention: Sendable {
         return try connection.transaction { session in
             var removable: [(tenant: String, eventID: UUID)] = []
             try session.stream(candidates, [cutoff, tenant]) { row in
-                guard case .usable(let event) = try LocalEventReader.decodeEvent(row) else { return }
+                guard case .usable(let event) = EventUsability(try LocalEventReader.storedEvent(row)) else { return }
                 removable.append((try row.decode(String.self, at: 8), event.eventID))
             }
             if !dryRun {

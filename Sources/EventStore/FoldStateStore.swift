@@ -52,10 +52,21 @@ public struct FoldStateStore: Sendable {
 
     /// The tenant's kept states, streamed in enrollment order (the primary key's).
     public func forEachState(tenant: String, on session: Session, _ body: (EventFold.State) throws -> Void) throws {
+        try states(where: "tenant = $1", [tenant], on: session, body)
+    }
+
+    /// One enrollment's kept state, when a run kept one.
+    public func state(tenant: String, enrollmentID: Int, on session: Session) throws -> EventFold.State? {
+        var found: EventFold.State?
+        try states(where: "tenant = $1 AND student_period_id = $2", [tenant, enrollmentID], on: session) { found = $0 }
+        return found
+    }
+
+    private func states(where condition: String, _ parameters: [(any PostgresEncodable)?], on session: Session, _ body: (EventFold.State) throws -> Void) throws {
         try session.stream("""
             SELECT student_period_id, event_id, kind, event_millis, student_id, active, added_at
-            FROM \(quoteIdentifier(schema)).enrollment_states WHERE tenant = $1 ORDER BY student_period_id
-            """, [tenant]) { row in
+            FROM \(quoteIdentifier(schema)).enrollment_states WHERE \(condition) ORDER BY student_period_id
+            """, parameters) { row in
             let id: Int = try row.decode(at: 0)
             guard let kind = LocalEvent.Kind(rawValue: try row.decode(Int.self, at: 2)) else { return }
             var record: EnrollmentRecord?

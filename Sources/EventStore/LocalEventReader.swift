@@ -78,10 +78,12 @@ public struct LocalEventReader: Sendable {
             + (settled == nil || previous != nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY payload->'data'->'id'")
         var current: Int?
         try session.stream(sql, parameters) { row in
+            let stored = try Self.storedEvent(row)
             let event: LocalEvent
-            switch try Self.decodeEvent(row) {
-            case .unsigned(let skipped): outcome.unsigned.append(skipped); return
-            case .unusable(let skipped): outcome.unusable.append(skipped); return
+            switch EventUsability(stored) {
+            case .unsigned(let reason): outcome.unsigned.append(Skipped(eventID: stored.eventID, reason: reason)); return
+            case .unusable(let reason): outcome.unusable.append(Skipped(eventID: stored.eventID, reason: reason)); return
+            case .otherFamily: return
             case .usable(let usable): event = usable
             }
             let id = event.enrollmentID
@@ -98,7 +100,7 @@ public struct LocalEventReader: Sendable {
         return outcome
     }
 
-    /// The columns ``decodeEvent(_:)`` reads, of a `webhook_events` row aliased `prefix`
+    /// The columns ``storedEvent(_:)`` reads, of a `webhook_events` row aliased `prefix`
     /// (`"e."`, or `""`): jsonb_typeof picks out the fields of the right JSON type, the rest
     /// arrive as NULL.
     static func eventColumns(prefix p: String) -> String {
@@ -111,39 +113,14 @@ public struct LocalEventReader: Sendable {
         """
     }
 
-    /// What the fold makes of one stored event: the one definition of "usable", which `prune`
-    /// follows too.
-    enum Decoded {
-        case usable(LocalEvent)
-        case unusable(Skipped)
-        case unsigned(Skipped)
-    }
-
-    /// One row of ``eventColumns(prefix:)`` as the fold takes it.
-    static func decodeEvent(_ row: Row) throws -> Decoded {
-        let eventID: UUID = try row.decode(at: 0)
-        let kind = LocalEvent.Kind(eventType: try row.decode(at: 1))!
-        let millis: Int64 = try row.decode(at: 2)
-        if try row.decodeIfPresent(Bool.self, at: 3) == false {
-            return .unsigned(Skipped(eventID: eventID, reason: "signature did not verify"))
-        }
-        guard let idText = try row.decodeIfPresent(String.self, at: 4), let id = Int(idText) else {
-            return .unusable(Skipped(eventID: eventID, reason: "data.id is missing or not an integer"))
-        }
-        var record: EnrollmentRecord?
-        if kind != .deleted {
-            guard let student = try row.decodeIfPresent(String.self, at: 5).flatMap({ Int($0) }) else {
-                return .unusable(Skipped(eventID: eventID, reason: "data.studentId is missing or not an integer"))
-            }
-            guard let active = try row.decodeIfPresent(String.self, at: 6) else {
-                return .unusable(Skipped(eventID: eventID, reason: "data.active is missing or not a boolean"))
-            }
-            guard let addedAt = try row.decodeIfPresent(String.self, at: 7), let instant = Timestamp.parse(addedAt) else {
-                return .unusable(Skipped(eventID: eventID, reason: "data.addedAt is missing or not an ISO 8601 date-time"))
-            }
-            record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
-        }
-        return .usable(LocalEvent(eventID: eventID, kind: kind, timeMillis: millis, enrollmentID: id, record: record))
+    /// One row of ``eventColumns(prefix:)``, as stored.
+    static func storedEvent(_ row: Row) throws -> StoredEvent {
+        StoredEvent(
+            eventID: try row.decode(at: 0), eventType: try row.decode(at: 1), timeMillis: try row.decode(at: 2),
+            signatureValid: try row.decodeIfPresent(at: 3),
+            fields: .init(id: try row.decodeIfPresent(at: 4), studentID: try row.decodeIfPresent(at: 5),
+                          active: try row.decodeIfPresent(at: 6), addedAt: try row.decodeIfPresent(at: 7))
+        )
     }
 
     /// The kept states in enrollment order, each merged with the newer events' winner as it

@@ -94,14 +94,15 @@ public struct RunStore: Sendable {
                     COPY \(s).drift_items (run_id, student_period_id, kind, period_id, period_name, student_id, student_name,
                         student_email, student_status, changed_fields, local_student_id, local_active, local_added_at,
                         remote_student_id, remote_active, remote_added_at, last_event_id, last_event_type, last_event_at,
-                        first_seen_run) FROM STDIN
+                        first_seen_run, in_first_read, in_confirming_read) FROM STDIN
                     """) { writer in
                     for item in items {
                         try writer.row([
                             record.runID, item.studentPeriodID, item.kind, item.periodID, item.periodName, item.studentID,
                             item.studentName, item.studentEmail, item.studentStatus, item.changedFields, item.localStudentID,
                             item.localActive, item.localAddedAt, item.remoteStudentID, item.remoteActive, item.remoteAddedAt,
-                            item.lastEventID, item.lastEventType, item.lastEventAt, item.firstSeenRun,
+                            item.lastEventID, item.lastEventType, item.lastEventAt, item.firstSeenRun, item.inFirstRead,
+                            item.inConfirmingRead,
                         ])
                     }
                 }
@@ -112,9 +113,9 @@ public struct RunStore: Sendable {
                 }
             }
             if !periods.isEmpty {
-                try session.copyIn("COPY \(s).run_periods (run_id, period_id, period_name, read_ok, enrollments, error) FROM STDIN") { writer in
+                try session.copyIn("COPY \(s).run_periods (run_id, period_id, period_name, read_ok, enrollments, error, confirming_read) FROM STDIN") { writer in
                     for period in periods {
-                        try writer.row([record.runID, period.periodID, period.name, period.readOK, period.enrollments, period.error])
+                        try writer.row([record.runID, period.periodID, period.name, period.readOK, period.enrollments, period.error, period.confirmingRead])
                     }
                 }
             }
@@ -205,30 +206,73 @@ public struct RunStore: Sendable {
         }
     }
 
-    /// Records what a backfill of the run held back (its latest backfill's figures).
-    public func recordHeld(runID: Int64, deletes: Int, creates: Int, on connection: Connection) throws {
-        try connection.execute("UPDATE \(s).reconcile_runs SET held_deletes = $2, held_creates = $3 WHERE run_id = $1", [runID, deletes, creates])
+    /// What a backfill decided for one drift item.
+    public struct BackfillDecision: Sendable {
+        public var studentPeriodID: Int
+        public var decision: String
+        public var reason: String?
+        public var eventID: UUID
+
+        public init(studentPeriodID: Int, decision: String, reason: String?, eventID: UUID) {
+            self.studentPeriodID = studentPeriodID
+            self.decision = decision
+            self.reason = reason
+            self.eventID = eventID
+        }
+    }
+
+    /// Records what the latest backfill of the run held back, and its decision for each drift
+    /// item, in one transaction (one statement per table, the items as arrays).
+    public func recordBackfill(runID: Int64, heldDeletes: Int, heldCreates: Int, decisions: [BackfillDecision], on connection: Connection) throws {
+        try connection.transaction { session in
+            try session.execute("UPDATE \(s).reconcile_runs SET held_deletes = $2, held_creates = $3 WHERE run_id = $1", [runID, heldDeletes, heldCreates])
+            guard !decisions.isEmpty else { return }
+            try session.execute("""
+                UPDATE \(s).drift_items d SET backfill_decision = u.decision, backfill_reason = u.reason, backfill_event_id = u.event_id
+                FROM unnest($2::bigint[], $3::text[], $4::text[], $5::uuid[]) AS u(student_period_id, decision, reason, event_id)
+                WHERE d.run_id = $1 AND d.student_period_id = u.student_period_id
+                """, [runID, PostgresArray(decisions.map(\.studentPeriodID)), PostgresArray(decisions.map(\.decision)),
+                      PostgresArray(decisions.map(\.reason)), PostgresArray(decisions.map(\.eventID))])
+        }
     }
 
     /// How each period's roster read went in a run.
     public func periodReads(runID: Int64, on connection: Connection) throws -> [PeriodReadRecord] {
         try connection.query(
-            "SELECT period_id, period_name, read_ok, enrollments, error FROM \(s).run_periods WHERE run_id = $1 ORDER BY period_id", [runID]
+            "SELECT period_id, period_name, read_ok, enrollments, error, confirming_read FROM \(s).run_periods WHERE run_id = $1 ORDER BY period_id", [runID]
         ).rows.map {
             PeriodReadRecord(periodID: try $0.decode(at: 0), name: try $0.decodeIfPresent(at: 1), readOK: try $0.decode(at: 2),
-                             enrollments: try $0.decodeIfPresent(at: 3), error: try $0.decodeIfPresent(at: 4))
+                             enrollments: try $0.decodeIfPresent(at: 3), error: try $0.decodeIfPresent(at: 4), confirmingRead: try $0.decodeIfPresent(at: 5))
         }
     }
 
-    /// A run's drift items, as the report shows them, by kind and enrollment.
+    /// A run's drift items, as the report shows them, by kind and enrollment. An item recorded
+    /// without a period gets the one the store learned since from a roster read, and its name
+    /// from the newest run that read it.
     public func driftItems(runID: Int64, on connection: Connection) throws -> [StoredDriftItem] {
+        try driftItems(where: "d.run_id = $1", [runID], on: connection)
+    }
+
+    /// One enrollment's drift item of a run, when it had one.
+    public func driftItem(runID: Int64, enrollmentID: Int, on connection: Connection) throws -> StoredDriftItem? {
+        try driftItems(where: "d.run_id = $1 AND d.student_period_id = $2", [runID, enrollmentID], on: connection).first
+    }
+
+    private func driftItems(where condition: String, _ parameters: [(any PostgresEncodable)?], on connection: Connection) throws -> [StoredDriftItem] {
         try connection.query("""
-            SELECT run_id, kind, period_id, period_name, student_period_id, student_id, student_name, student_email,
-                student_status, changed_fields, local_student_id, local_active, local_added_at, remote_student_id,
-                remote_active, remote_added_at, last_event_id, last_event_type, last_event_at, first_seen_run
-            FROM \(s).drift_items WHERE run_id = $1
-            ORDER BY array_position(ARRAY['missed_create', 'missed_update', 'missed_delete', 'stale_delete'], kind), student_period_id
-            """, [runID]).rows.map { row in
+            SELECT d.run_id, d.kind, coalesce(d.period_id, ep.period_id),
+                coalesce(d.period_name, (SELECT p.period_name FROM \(s).run_periods p
+                    WHERE p.period_id = coalesce(d.period_id, ep.period_id) AND p.period_name IS NOT NULL ORDER BY p.run_id DESC LIMIT 1)),
+                d.student_period_id, d.student_id, d.student_name, d.student_email,
+                d.student_status, d.changed_fields, d.local_student_id, d.local_active, d.local_added_at, d.remote_student_id,
+                d.remote_active, d.remote_added_at, d.last_event_id, d.last_event_type, d.last_event_at, d.first_seen_run,
+                d.in_first_read, d.in_confirming_read
+            FROM \(s).drift_items d
+            JOIN \(s).reconcile_runs r ON r.run_id = d.run_id
+            LEFT JOIN \(s).enrollment_periods ep ON ep.tenant = r.tenant AND ep.student_period_id = d.student_period_id
+            WHERE \(condition)
+            ORDER BY array_position(ARRAY['missed_create', 'missed_update', 'missed_delete', 'stale_delete'], d.kind), d.student_period_id
+            """, parameters).rows.map { row in
             var item = StoredDriftItem(runID: try row.decode(at: 0), kind: try row.decode(at: 1), studentPeriodID: try row.decode(at: 4),
                                        firstSeenRun: try row.decode(at: 19))
             item.periodID = try row.decodeIfPresent(at: 2)
@@ -247,6 +291,8 @@ public struct RunStore: Sendable {
             item.lastEventID = try row.decodeIfPresent(at: 16)
             item.lastEventType = try row.decodeIfPresent(at: 17)
             item.lastEventAt = try row.decodeIfPresent(at: 18)
+            item.inFirstRead = try row.decodeIfPresent(at: 20)
+            item.inConfirmingRead = try row.decodeIfPresent(at: 21)
             return item
         }
     }

@@ -12,6 +12,9 @@ public struct DriftItem: Sendable, Equatable {
     public var remote: EnrollmentRecord?
     /// For `missed_update`: the API fields that differ.
     public var changedFields: [String]
+    /// Whether the confirming read of its period listed it; `nil` when the period was not read
+    /// a second time. A `missed_delete` stands only when it is `false`.
+    public var inConfirmingRead: Bool?
 
     public init(kind: DriftKind, enrollmentID: Int, periodID: Int?, lastEvent: LocalEvent?, remote: EnrollmentRecord?, changedFields: [String] = []) {
         self.kind = kind
@@ -21,6 +24,9 @@ public struct DriftItem: Sendable, Equatable {
         self.remote = remote
         self.changedFields = changedFields
     }
+
+    /// Whether the first read listed it: every kind but a missed delete is a row DreamClass listed.
+    public var inFirstRead: Bool { kind != .missedDelete }
 
     /// The student the row is about: DreamClass's view first, the local one when it has none.
     public var studentID: Int? { remote?.studentID ?? local?.studentID }

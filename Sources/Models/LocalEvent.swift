@@ -45,11 +45,33 @@ public struct LocalEvent: Sendable, Equatable {
         self.record = record
     }
 
+    /// What decides the fold's order between two events: the first of these that differs.
+    public enum Decider: Sendable, Equatable {
+        /// The event times differ.
+        case time
+        /// Same time; the types differ (CREATED < UPDATED < DELETED).
+        case kind
+        /// Same time and type; the event ids differ.
+        case eventID
+        /// The same event.
+        case none
+    }
+
+    /// Which rule orders `self` and `other`.
+    public func decider(against other: LocalEvent) -> Decider {
+        if timeMillis != other.timeMillis { return .time }
+        if kind != other.kind { return .kind }
+        return eventID == other.eventID ? .none : .eventID
+    }
+
     /// The fold's order: event time, then kind, then event id. The greatest wins.
     public func precedes(_ other: LocalEvent) -> Bool {
-        if timeMillis != other.timeMillis { return timeMillis < other.timeMillis }
-        if kind != other.kind { return kind < other.kind }
-        return eventID.uuidString < other.eventID.uuidString
+        switch decider(against: other) {
+        case .time: timeMillis < other.timeMillis
+        case .kind: kind < other.kind
+        case .eventID: eventID.uuidString < other.eventID.uuidString
+        case .none: false
+        }
     }
 }
 

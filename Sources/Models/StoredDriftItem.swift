@@ -23,6 +23,11 @@ public struct StoredDriftItem: Sendable, Equatable, Codable {
     public var lastEventType: String?
     public var lastEventAt: Date?
     public var firstSeenRun: Int64
+    /// Whether the run's first read of the period listed it.
+    public var inFirstRead: Bool?
+    /// Whether the confirming read (a second read of the period, made before any delete is
+    /// claimed) listed it; `nil` when the period was not read a second time.
+    public var inConfirmingRead: Bool?
 
     public init(runID: Int64, kind: String, studentPeriodID: Int, firstSeenRun: Int64) {
         self.runID = runID

@@ -37,6 +37,18 @@ public enum Timestamp {
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
     }
 
+    /// `2024-10-02T09:40:02.179Z`: milliseconds in UTC, the one format of every report and of
+    /// `explain`, whatever form the instant came in (a spreadsheet sorts one format as text).
+    public static func display(_ date: Date) -> String {
+        String(format(date).dropLast(4)) + "Z"
+    }
+
+    /// A date-time as sent (`…+00:00`, `…Z`, any offset) in ``display(_:)``'s form; text that is
+    /// no date-time stays as it is.
+    public static func display(_ text: String) -> String {
+        parse(text).map(display) ?? text
+    }
+
     /// `2024-10-02T09:40:02.179+00:00`: milliseconds and a numeric offset, as DreamClass writes them.
     public static func formatMilliseconds(_ date: Date) -> String {
         let micro = format(date)

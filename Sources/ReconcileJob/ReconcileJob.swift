@@ -200,6 +200,7 @@ public struct ReconcileJob: Sendable {
             .reconcile(local: local.fold.states, roster: roster, knownPeriods: known)
         // A delete is claimed only when a second read, started after the first ended, agrees.
         var confirmFailures: [Int: String] = [:]
+        var confirmedWhole: Set<Int> = []
         let toConfirm = Reconciler.periodsToConfirm(result, roster: roster)
         if !toConfirm.isEmpty {
             // The candidates' students are looked up during the confirming read: if it clears
@@ -207,7 +208,12 @@ public struct ReconcileJob: Sendable {
             for student in result.items.compactMap(\.studentID) { lookups?.request(student) }
             let second = await readRosters(toConfirm, client: client, logger: logger)
             result = Reconciler.confirmDeletes(result, confirming: RemoteRoster(periods: toConfirm, reads: second, scopeIsAllPeriods: false))
-            for (id, read) in second { if case .failed(let reason) = read { confirmFailures[id] = "confirming read: \(reason)" } }
+            for (id, read) in second {
+                switch read {
+                case .failed(let reason): confirmFailures[id] = "confirming read: \(reason)"
+                case .complete: confirmedWhole.insert(id)
+                }
+            }
         }
 
         let wanted = Set(result.items.compactMap(\.studentID))
@@ -217,7 +223,7 @@ public struct ReconcileJob: Sendable {
         let calls = client.statistics.snapshot
         let assembled = RunAssembly.assemble(
             runID: runID, tenant: options.tenant, scope: options.scope, startedAt: now,
-            result: result, roster: roster, confirmFailures: confirmFailures,
+            result: result, roster: roster, confirmFailures: confirmFailures, confirmedWhole: confirmedWhole,
             previous: previous?.items, periodNames: names, students: students,
             events: .init(folded: local.eventsRead, unusable: local.unusable.count, unsigned: local.unsigned.count, other: local.otherEvents),
             calls: .init(calls: calls.totalCalls, retries: calls.retries, rereads: calls.rereads)

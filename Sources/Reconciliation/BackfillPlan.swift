@@ -89,11 +89,23 @@ public struct BackfillPlan: Sendable {
     ///   - localEnrollments: period → enrollments the store knows in it; `nil` counts them all.
     ///   - emptyRosters: periods the run read completely and found empty.
     public func heldPeriods(_ items: [StoredDriftItem], localEnrollments: [Int?: Int], emptyRosters: Set<Int>) -> Set<Int?> {
+        Set(holds(items, localEnrollments: localEnrollments, emptyRosters: emptyRosters).keys)
+    }
+
+    /// ``heldPeriods(_:localEnrollments:emptyRosters:)`` with why each is held: the limit and the
+    /// figures it was held by, in a sentence.
+    public func holds(_ items: [StoredDriftItem], localEnrollments: [Int?: Int], emptyRosters: Set<Int>) -> [Int?: String] {
         let deletes = Dictionary(grouping: items.filter { $0.kind == DriftKind.missedDelete.rawValue }, by: \.periodID).mapValues(\.count)
-        var held: Set<Int?> = []
+        var held: [Int?: String] = [:]
         for (period, count) in deletes {
-            if maxDeletes.isExceeded(deletes: count, localEnrollments: localEnrollments[period] ?? 0) || period.map(emptyRosters.contains) == true {
-                held.insert(period)
+            let local = localEnrollments[period] ?? 0
+            let name = period.map { "period \($0)" } ?? "the enrollments of unknown period"
+            if maxDeletes.isExceeded(deletes: count, localEnrollments: local) {
+                held[period] = "\(count) deletes in \(name) exceed max_deletes \(maxDeletes) of its \(local) enrollments in the store; "
+                    + "after review, backfill --allow-mass-delete applies them"
+            } else if period.map(emptyRosters.contains) == true {
+                held[period] = "DreamClass listed \(name) empty while the store holds \(local) enrollments of it; "
+                    + "after review, backfill --allow-mass-delete applies them"
             }
         }
         return held

@@ -2,7 +2,7 @@ import Foundation
 
 /// How many deletes one period may get from a backfill before they are held for a person to look
 /// at: a count, or a share of the period's local enrollments.
-public enum DeleteLimit: Sendable, Equatable {
+public enum DeleteLimit: Sendable, Equatable, CustomStringConvertible {
     case count(Int)
     case percent(Double)
 
@@ -15,6 +15,14 @@ public enum DeleteLimit: Sendable, Equatable {
         } else {
             guard let value = Int(text), value >= 0 else { return nil }
             self = .count(value)
+        }
+    }
+
+    /// As the setting is written: `25` or `10%`.
+    public var description: String {
+        switch self {
+        case .count(let limit): "\(limit)"
+        case .percent(let share): share == share.rounded() ? "\(Int(share))%" : "\(share)%"
         }
     }
 

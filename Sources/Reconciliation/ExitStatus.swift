@@ -8,7 +8,7 @@ import Models
 /// | 0 | finished, with or without drift | nothing |
 /// | 2 | drift found (only with `--detailed-exitcode`) | read the report |
 /// | 3 | the guard held deletes (a period lost too many at once) | a person reviews the report, then `--allow-mass-delete` |
-/// | 64 | usage: a flag, or a run id that does not exist | fix the command line |
+/// | 64 | usage: a flag, or a run or enrollment id that does not exist | fix the command line |
 /// | 65 | rejected input (an `ingest` line that is not a webhook) | fix the input; the rest was stored |
 /// | 75 | try again later: another run holds the school, the deadline passed, DreamClass throttled or failed, PostgreSQL unavailable or a lock held, a period unread | nothing; the next run retries |
 /// | 78 | configuration, a person must act: 401/403, an unreadable secret, a school not in the file, a tenant with no stored event or mass creates | fix the setting the message names |
@@ -23,7 +23,7 @@ public enum ExitStatus {
     public static let drift: Int32 = 2
     /// The mass-delete guard held deletes: a person must look before they go downstream.
     public static let held: Int32 = 3
-    /// The command line is wrong (EX_USAGE), a run id among it.
+    /// The command line is wrong (EX_USAGE), a run or enrollment id among it.
     public static let usage: Int32 = 64
     /// Input refused (EX_DATAERR).
     public static let rejectedInput: Int32 = 65

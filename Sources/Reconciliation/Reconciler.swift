@@ -137,19 +137,22 @@ public struct Reconciler: Sendable {
                 for row in rows { present[row.id] = period.id }
             }
         }
-        confirmed.items = result.items.filter { item in
-            guard item.kind == .missedDelete else { return true }
+        confirmed.items = result.items.compactMap { item in
+            var item = item
             let readWhole = item.periodID.map { confirming.wasReadCompletely($0) } ?? confirming.isComplete
+            // What the second read said is kept for `explain`, for every item it covered.
+            if readWhole { item.inConfirmingRead = present[item.enrollmentID] != nil }
+            guard item.kind == .missedDelete else { return item }
             if let period = present[item.enrollmentID] {
                 confirmed.changedDuringRun += 1
                 confirmed.learnedPeriods[item.enrollmentID] = period
-                return false
+                return nil
             }
             if !readWhole {
                 confirmed.unverified += 1
-                return false
+                return nil
             }
-            return true
+            return item
         }
         return confirmed
     }

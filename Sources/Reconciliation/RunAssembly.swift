@@ -46,12 +46,13 @@ public enum RunAssembly {
     ///   - result: the comparison, deletes already confirmed.
     ///   - roster: the first reads, every period in scope (ids the school does not have as failed reads).
     ///   - confirmFailures: periods whose confirming read failed, with why.
+    ///   - confirmedWhole: periods whose confirming read was whole.
     ///   - previous: the drift items of the previous complete run of the same scope, by enrollment.
     ///   - periodNames: period id → name, from the school's list.
     ///   - students: what GetStudent answered, by student id.
     public static func assemble(
         runID: Int64, tenant: String, scope: ReconcileScope, startedAt: Date,
-        result: Reconciler.Result, roster: RemoteRoster, confirmFailures: [Int: String],
+        result: Reconciler.Result, roster: RemoteRoster, confirmFailures: [Int: String], confirmedWhole: Set<Int> = [],
         previous: [Int: StoredDriftItem]?, periodNames: [Int: String], students: [Int: StudentLookup],
         events: EventFigures, calls: CallFigures
     ) -> Assembled {
@@ -86,7 +87,7 @@ public enum RunAssembly {
         record.apiCalls = calls.calls
         record.apiRetries = calls.retries
         record.rosterRereads = calls.rereads
-        return Assembled(record: record, items: items, periods: periodReads(roster: roster, confirmFailures: confirmFailures))
+        return Assembled(record: record, items: items, periods: periodReads(roster: roster, confirmFailures: confirmFailures, confirmedWhole: confirmedWhole))
     }
 
     /// The enrollments whose period this run learned anew or saw move: the rest the store knows
@@ -114,13 +115,14 @@ public enum RunAssembly {
     }
 
     /// How each period in scope was read; a failed confirming read makes the period's read failed.
-    static func periodReads(roster: RemoteRoster, confirmFailures: [Int: String]) -> [PeriodReadRecord] {
+    public static func periodReads(roster: RemoteRoster, confirmFailures: [Int: String], confirmedWhole: Set<Int> = []) -> [PeriodReadRecord] {
         roster.periods.map { period in
             if let failure = confirmFailures[period.id] {
-                return PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: failure)
+                return PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: failure, confirmingRead: false)
             }
             return switch roster.reads[period.id] {
-            case .complete(let rows)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: true, enrollments: rows.count, error: nil)
+            case .complete(let rows)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: true, enrollments: rows.count, error: nil,
+                                                        confirmingRead: confirmedWhole.contains(period.id) ? true : nil)
             case .failed(let reason)?: PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: reason)
             case nil: PeriodReadRecord(periodID: period.id, name: period.name, readOK: false, enrollments: nil, error: "not read")
             }

@@ -28,6 +28,8 @@ extension StoredDriftItem {
         remoteAddedAt = item.remote?.addedAt
         lastEventID = item.lastEvent?.eventID
         lastEventType = item.lastEvent?.kind.eventType
+        inFirstRead = item.inFirstRead
+        inConfirmingRead = item.inConfirmingRead
         lastEventAt = item.lastEvent.map { Date(timeIntervalSince1970: Double($0.timeMillis) / 1000) }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// The CSV of a backfill: one row per synthetic event.
 public enum BackfillReport {
-    public static let columns = ["event_id", "kind", "event_type", "student_period_id", "period_id", "outcome", "delivery_state"]
+    public static let columns = ["event_id", "kind", "event_type", "student_period_id", "period_id", "outcome", "delivery_state", "reason"]
 
     /// A row of the report.
     public struct Row: Sendable {
@@ -13,8 +13,10 @@ public enum BackfillReport {
         public var periodID: Int?
         public var outcome: String
         public var deliveryState: String?
+        /// Why it was held or skipped.
+        public var reason: String?
 
-        public init(eventID: UUID, kind: String, eventType: String, studentPeriodID: Int, periodID: Int?, outcome: String, deliveryState: String?) {
+        public init(eventID: UUID, kind: String, eventType: String, studentPeriodID: Int, periodID: Int?, outcome: String, deliveryState: String?, reason: String? = nil) {
             self.eventID = eventID
             self.kind = kind
             self.eventType = eventType
@@ -30,13 +32,16 @@ public enum BackfillReport {
         DriftReport.path("backfill", in: directory, tenant: tenant, at: date, extension: "csv")
     }
 
-    /// - Parameter wouldDeliver: for a dry run with `--deliver`: rows to be stored say `would_deliver`.
-    public static func render(_ rows: [Row], wouldDeliver: Bool = false) -> String {
+    /// - Parameters:
+    ///   - dryRun: rows say what would happen: `would_store` for an event a backfill would write.
+    ///   - wouldDeliver: for a dry run with `--deliver`: rows to be stored say `would_deliver`.
+    public static func render(_ rows: [Row], dryRun: Bool = false, wouldDeliver: Bool = false) -> String {
         rows.reduce(CSV.line(columns)) { text, row in
-            text + CSV.line([
+            let toStore = row.outcome == "stored"
+            return text + CSV.line([
                 row.eventID.uuidString.lowercased(), row.kind, row.eventType, String(row.studentPeriodID),
-                row.periodID.map(String.init) ?? "", row.outcome,
-                row.deliveryState ?? (wouldDeliver && row.outcome == "stored" ? "would_deliver" : ""),
+                row.periodID.map(String.init) ?? "", dryRun && toStore ? "would_store" : row.outcome,
+                row.deliveryState ?? (dryRun && wouldDeliver && toStore ? "would_deliver" : ""), row.reason ?? "",
             ])
         }
     }

@@ -1,6 +1,7 @@
 import FileOutput
 import Foundation
 import Models
+import Reconciliation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,25 +13,26 @@ public enum DriftReport {
         case csv, json
     }
 
-    /// The columns, in order.
+    /// The columns, in order. New columns are added at the end, so a sheet built on the old
+    /// ones keeps working.
     public static let columns = [
         "run_id", "tenant", "kind", "period_id", "period_name", "student_period_id", "student_id", "student_name",
         "student_email", "student_status", "changed_fields", "local_active", "remote_active", "local_added_at",
-        "remote_added_at", "last_event_id", "last_event_type", "last_event_at", "first_seen_run",
+        "remote_added_at", "last_event_id", "last_event_type", "last_event_at", "first_seen_run", "reason",
     ]
 
-    /// The report's text.
+    /// The report's text. Every date-time is written one way (``Timestamp/display(_:)-(Date)``);
+    /// JSON has numbers, booleans and `null` for an absent value.
     public static func render(_ items: [StoredDriftItem], tenant: String, format: Format) -> String {
         switch format {
         case .csv:
             var text = CSV.line(columns)
-            for item in items { text += CSV.line(cells(item, tenant: tenant).map { $0 ?? "" }) }
+            for item in items { text += CSV.line(cells(item, tenant: tenant).map(\.cell)) }
             return text
         case .json:
-            let rows = items.map { item in
-                Dictionary(uniqueKeysWithValues: zip(columns, cells(item, tenant: tenant)).map { ($0, $1.map(JSONValue.string) ?? .null) })
-            }
-            return JSONValue.array(rows.map { .object($0) }).text(keyOrder: columns) + "\n"
+            // One object per line: a file a person can still skim, and diff.
+            let rows = items.map { item in JSONValue.object(Array(zip(columns, cells(item, tenant: tenant)))).text() }
+            return "[" + rows.joined(separator: ",\n") + "]\n"
         }
     }
 
@@ -48,13 +50,14 @@ public enum DriftReport {
         path("drift", in: directory, tenant: tenant, at: date, extension: format.rawValue)
     }
 
-    private static func cells(_ item: StoredDriftItem, tenant: String) -> [String?] {
+    private static func cells(_ item: StoredDriftItem, tenant: String) -> [JSONValue] {
         [
-            String(item.runID), tenant, item.kind, item.periodID.map(String.init), item.periodName, String(item.studentPeriodID),
-            item.studentID.map(String.init), item.studentName, item.studentEmail, item.studentStatus, item.changedFields,
-            item.localActive.map { String($0) }, item.remoteActive.map { String($0) }, item.localAddedAt, item.remoteAddedAt,
-            item.lastEventID.map { $0.uuidString.lowercased() }, item.lastEventType,
-            item.lastEventAt.map { Timestamp.format($0) }, String(item.firstSeenRun),
+            .int(item.runID), .string(tenant), .string(item.kind), .number(item.periodID), .text(item.periodName),
+            .number(item.studentPeriodID), .number(item.studentID), .text(item.studentName), .text(item.studentEmail),
+            .text(item.studentStatus), .text(item.changedFields.isEmpty ? nil : item.changedFields), .flag(item.localActive),
+            .flag(item.remoteActive), .text(item.localAddedAt.map(Timestamp.display)), .text(item.remoteAddedAt.map(Timestamp.display)),
+            .text(item.lastEventID.map { $0.uuidString.lowercased() }), .text(item.lastEventType),
+            .text(item.lastEventAt.map(Timestamp.display)), .int(item.firstSeenRun), .string(DriftReason.sentence(item)),
         ]
     }
 }

@@ -1,20 +1,51 @@
 import Foundation
 
-/// Just enough JSON to write reports with their keys in a fixed order, which `JSONEncoder` does not give.
+/// Just enough JSON to write reports with their keys in a fixed order, which `JSONEncoder` does
+/// not give, and with JSON's own types: numbers, booleans, and `null` for what is absent.
 enum JSONValue {
     case string(String)
+    case int(Int64)
+    case bool(Bool)
     case null
     case array([JSONValue])
-    case object([String: JSONValue])
+    /// Keys in the order written.
+    case object([(String, JSONValue)])
 
-    func text(keyOrder: [String]) -> String {
+    /// A string, or `null`.
+    static func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+    /// A number, or `null`.
+    static func number(_ value: (some BinaryInteger)?) -> JSONValue { value.map { .int(Int64($0)) } ?? .null }
+    /// A boolean, or `null`.
+    static func flag(_ value: Bool?) -> JSONValue { value.map(JSONValue.bool) ?? .null }
+
+    /// The value as one CSV cell: text as it is, `null` empty.
+    var cell: String {
+        switch self {
+        case .string(let value): value
+        case .int(let value): String(value)
+        case .bool(let value): String(value)
+        case .null: ""
+        case .array, .object: text()
+        }
+    }
+
+    /// Compact JSON; with `indent`, an object or array per line level (for a person reading).
+    func text(indent: String? = nil, depth: Int = 0) -> String {
+        let (open, close, separator): (String, String, String) = indent.map { unit in
+            let inner = String(repeating: unit, count: depth + 1), outer = String(repeating: unit, count: depth)
+            return ("\n" + inner, "\n" + outer, ",\n" + inner)
+        } ?? ("", "", ",")
         switch self {
         case .null: return "null"
+        case .bool(let value): return String(value)
+        case .int(let value): return String(value)
         case .string(let value): return Self.quote(value)
-        case .array(let values): return "[" + values.map { $0.text(keyOrder: keyOrder) }.joined(separator: ",\n") + "]"
+        case .array(let values):
+            return values.isEmpty ? "[]" : "[" + open + values.map { $0.text(indent: indent, depth: depth + 1) }.joined(separator: separator) + close + "]"
         case .object(let fields):
-            let keys = keyOrder.filter { fields[$0] != nil } + fields.keys.filter { !keyOrder.contains($0) }.sorted()
-            return "{" + keys.map { Self.quote($0) + ":" + fields[$0]!.text(keyOrder: keyOrder) }.joined(separator: ",") + "}"
+            return fields.isEmpty ? "{}" : "{" + open + fields.map { key, value in
+                Self.quote(key) + (indent == nil ? ":" : ": ") + value.text(indent: indent, depth: depth + 1)
+            }.joined(separator: separator) + close + "}"
         }
     }
 

@@ -91,7 +91,7 @@ struct BackfillOptions: ParsableArguments {
                 return (Interruption.exitCode ?? ExitStatus.interrupted, outcome)
             }
             let path = backfillReport ?? BackfillReport.defaultPath(in: school.reportDirectory, tenant: school.api.tenant, at: Date())
-            try OutputFile.write(BackfillReport.render(outcome.reportRows, wouldDeliver: dryRun && school.deliverURL != nil), to: path)
+            try OutputFile.write(BackfillReport.render(outcome.reportRows, dryRun: dryRun, wouldDeliver: school.deliverURL != nil), to: path)
             let out = path == "-" ? StandardStream.error : StandardStream.output
             try out.write(label + (dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
             if path != "-" { try out.write(label + "backfill report: \(path)\n") }

@@ -15,8 +15,8 @@ struct DreamClassReconcile: AsyncParsableCommand {
             migrate, config check, serve, run, then cron or the systemd timer.
 
             EXIT STATUS: 0 finished (with or without drift); 2 drift found, with --detailed-exitcode; 3 the \
-            backfill's guard held deletes (review, then --allow-mass-delete); 64 usage, or a run id that does \
-            not exist; 65 ingest lines rejected (the rest stored); 75 try again later (another run holds the \
+            backfill's guard held deletes (review, then --allow-mass-delete); 64 usage, or a run or enrollment \
+            id that does not exist; 65 ingest lines rejected (the rest stored); 75 try again later (another run holds the \
             school, the deadline passed, DreamClass throttled or failed, a period unread, PostgreSQL \
             unreachable or a lock held elsewhere); 78 a setting to fix (401/403, an unreadable secret, a bad \
             schools file, a school not in it, suspect mass creates); 1 anything else; 130 and 143 stopped by \
@@ -43,10 +43,11 @@ struct DreamClassReconcile: AsyncParsableCommand {
             dreamclass-reconcile serve --port 8080 --health-port 8081 --config /etc/dreamclass-reconcile/schools.yaml; \
             dreamclass-reconcile run --config /etc/dreamclass-reconcile/schools.yaml --school north --backfill; \
             dreamclass-reconcile runs --tenant north; dreamclass-reconcile report --run 42 --format json; \
+            dreamclass-reconcile explain 5012 --tenant north; \
             dreamclass-reconcile backfill --run 42 --dry-run; dreamclass-reconcile demo.
             """,
         version: BuildInfo.line,
-        subcommands: [DemoCommand.self, MigrateCommand.self, IngestCommand.self, RunCommand.self, BackfillCommand.self, ReportCommand.self, RunsCommand.self, PruneCommand.self, ConfigCommand.self, ServeCommand.self]
+        subcommands: [DemoCommand.self, MigrateCommand.self, IngestCommand.self, RunCommand.self, BackfillCommand.self, ReportCommand.self, RunsCommand.self, ExplainCommand.self, PruneCommand.self, ConfigCommand.self, ServeCommand.self]
     )
 
     /// ArgumentParser's own `main`, after making a closed pipe an error of the write that meets

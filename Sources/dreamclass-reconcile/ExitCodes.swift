@@ -52,6 +52,8 @@ enum ExitCodes {
             switch error {
             case .noSuchRun, .runNotFinished: return ExitStatus.usage
             }
+        case is ExplainJob.UnknownEnrollment, is ExplainStore.Lookup:
+            return ExitStatus.usage
         case is ConfigurationError, is SettingsError, is SchoolNotInFile, is WebhookSignatureError:
             return ExitStatus.configuration
         case let error as IngestError:

@@ -89,9 +89,12 @@ import Testing
         let dry = try await BackfillJob(options: options).run(connection: connection)
         #expect(dry.count(.stored) == 10)
         #expect(try backfillCount() == (0, 0))
-        let csv = BackfillReport.render(dry.reportRows, wouldDeliver: true)
-        #expect(csv.hasPrefix("event_id,kind,event_type,student_period_id,period_id,outcome,delivery_state\r\n"))
+        let csv = BackfillReport.render(dry.reportRows, dryRun: true, wouldDeliver: true)
+        #expect(csv.hasPrefix("event_id,kind,event_type,student_period_id,period_id,outcome,delivery_state,reason\r\n"))
         #expect(csv.components(separatedBy: "would_deliver").count == 11)
+        // A dry run's rows say what would happen, never that something was stored.
+        #expect(csv.components(separatedBy: ",would_store,").count == 11)
+        #expect(!csv.contains(",stored,"))
         let real = try await BackfillJob(options: .init(schema: "dreamclass", runID: run.run.runID)).run(connection: connection)
         #expect(real.entries.map(\.eventID) == dry.entries.map(\.eventID))
     }
