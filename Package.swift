@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "BackfillTests",
             dependencies: [
-                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Models", "Signing", "Postgres", "TestSupport",
+                "Backfill", "ReconcileJob", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Reports", "Reconciliation", "Models", "Signing", "Postgres", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]

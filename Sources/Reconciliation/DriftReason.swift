@@ -17,8 +17,9 @@ public enum DriftReason {
         case .missedUpdate?:
             let fields = item.changedFields.split(separator: ";").map(String.init)
             let local = describe(studentID: item.localStudentID, active: item.localActive, addedAt: item.localAddedAt, only: fields)
+            let held = item.lastEventType == nil ? "the events we hold say" : "\(lastEvent), with"
             return "DreamClass lists it with \(describe(studentID: item.remoteStudentID, active: item.remoteActive, addedAt: item.remoteAddedAt, only: fields)); "
-                + "\(lastEvent), with \(local)."
+                + "\(held) \(local)."
         case .missedDelete?:
             let reads = item.inConfirmingRead == false ? "read whole twice" : "read whole"
             let place = period.map { "\($0) (\(reads))" } ?? "any period (every period \(reads); its period is not known)"

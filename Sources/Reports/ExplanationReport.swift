@@ -53,7 +53,7 @@ public enum ExplanationReport {
             ])),
             ("dreamclass", .object([
                 ("period_id", .number(evidence.periodID)), ("period_name", .text(item?.periodName ?? evidence.periodRead?.name)),
-                ("period_read", evidence.periodRead.map(periodRead) ?? .null),
+                ("period_read", evidence.periodRead.map(periodRead) ?? .null), ("all_periods_read", .bool(evidence.allPeriodsRead)),
                 ("in_first_read", .flag(item?.inFirstRead)), ("in_confirming_read", .flag(item?.inConfirmingRead)),
                 ("remote", item.map { item in
                     item.inFirstRead == false ? .null : .object([
@@ -156,7 +156,9 @@ public enum ExplanationReport {
         lines += ["", "What DreamClass said" + (evidence.run.map { " in run \($0.runID):" } ?? ": no run yet")]
         if evidence.run != nil {
             let period = evidence.periodID.map { "period \($0)" + ((evidence.item?.periodName ?? evidence.periodRead?.name).map { " (\($0))" } ?? "") } ?? "period not known to the store"
-            lines.append("  \(period): " + (evidence.periodRead.map(describe) ?? (evidence.periodID == nil ? "-" : "not read by this run")))
+            let unknown = evidence.allPeriodsRead ? "run \(evidence.run!.runID) read every period whole" + (evidence.item?.inConfirmingRead != nil ? ", twice" : "")
+                : "run \(evidence.run!.runID) did not read every period whole"
+            lines.append("  \(period): " + (evidence.periodRead.map(describe) ?? (evidence.periodID == nil ? unknown : "not read by this run")))
             if let item = evidence.item {
                 lines.append("  first read: \(listedWord(item.inFirstRead)); confirming read: \(item.inConfirmingRead.map(listedWord) ?? "not made")")
                 if item.inFirstRead != false {
