@@ -46,6 +46,7 @@ public struct Explanation: Sendable {
             self.allPeriodsRead = allPeriodsRead
             self.later = later
             self.repair = repair
+            self.settleSeconds = settleSeconds
         }
     }
 
@@ -276,9 +277,11 @@ public struct Explanation: Sendable {
         guard let item = evidence.item, let run = evidence.run else {
             return Repair(state: "none_needed", sentence: "no drift to repair", record: nil)
         }
-        guard let record = evidence.repair else {
+        guard var record = evidence.repair else {
             return Repair(state: "not_backfilled", sentence: "no backfill of run \(run.runID) yet: `dreamclass-reconcile backfill --run \(run.runID)` writes \(BackfillPlan.repair(item).eventType)", record: nil)
         }
+        // A held or skipped item's event was never stored: its type is the plan's.
+        if record.eventType == nil { record.eventType = BackfillPlan.repair(item).eventType }
         var sentence: String
         switch BackfillPlan.Decision(rawValue: record.decision) {
         case .stored?, .alreadyStored?:

@@ -99,7 +99,7 @@ public enum ExplanationReport {
             ("event_time", .string(Timestamp.display(Date(timeIntervalSince1970: Double(event.timeMillis) / 1000)))),
             ("received_at", .text(event.receivedAt.map(Timestamp.display))), ("source", .text(event.source)),
             ("signature", .string(signature(event.signatureValid))),
-            ("data", event.data.map(JSONValue.string) ?? .null),
+            ("data", event.data.map(JSONValue.raw) ?? .null),
             ("counts", .bool(listed.ruling == .counts)), ("ruling", .string(listed.ruling.name)), ("reason", .string(listed.ruling.sentence)),
         ])
     }

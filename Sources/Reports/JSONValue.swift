@@ -7,6 +7,8 @@ enum JSONValue {
     case int(Int64)
     case bool(Bool)
     case null
+    /// Text that is JSON already (PostgreSQL's rendering of a jsonb value), written as it is.
+    case raw(String)
     case array([JSONValue])
     /// Keys in the order written.
     case object([(String, JSONValue)])
@@ -25,6 +27,7 @@ enum JSONValue {
         case .int(let value): String(value)
         case .bool(let value): String(value)
         case .null: ""
+        case .raw(let value): value
         case .array, .object: text()
         }
     }
@@ -40,6 +43,7 @@ enum JSONValue {
         case .bool(let value): return String(value)
         case .int(let value): return String(value)
         case .string(let value): return Self.quote(value)
+        case .raw(let value): return value
         case .array(let values):
             return values.isEmpty ? "[]" : "[" + open + values.map { $0.text(indent: indent, depth: depth + 1) }.joined(separator: separator) + close + "]"
         case .object(let fields):

@@ -228,6 +228,10 @@ import Testing
         let heldRepair = try await explain(deleted).json["repair"] as! [String: Any]
         #expect(heldRepair["state"] as? String == "held")
         #expect((heldRepair["guard"] as? String)?.contains("exceed max_deletes 0") == true)
+        #expect(heldRepair["event_type"] as? String == "STUDENT_PERIOD_DELETED")
+        // `data` is JSON in the JSON form, not a string of it.
+        let firstEvent = (try await explain(deleted).json["events"] as! [[String: Any]])[0]
+        #expect((firstEvent["data"] as? [String: Any])?["id"] as? Int == deleted)
         let heldText = try await explain(deleted).text
         #expect(heldText.contains("held by the guard: "))
 
@@ -252,6 +256,56 @@ import Testing
         // The backfilled DELETED is now one of its events, and (being newest) the one that counts.
         let after = try await explain(deleted)
         #expect(((after.json["belief"] as! [String: Any])["winner"] as? [String: Any])?["event_id"] as? String == entry.eventID.uuidString.lowercased())
+    }
+
+    @Test func liveSaysWhatARunNowWouldConcludeAndRecordsNothing() async throws {
+        let now = Date()
+        let school = School.generate(periods: 2, studentsPerPeriod: 20, seed: 9, today: now)
+        let scenario = OutageScenario.make(school: school, tenant: Self.tenant, outageChanges: 2, seed: 10, now: now)
+        try connection.ingest(scenario.storedWebhooks)
+        func withSimulator<T: Sendable>(_ school: School, _ body: (DreamClassClient) async throws -> T) async throws -> T {
+            let simulator = DreamClassSimulator(school: school, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant))
+            let api = try await simulator.start()
+            defer { Task { await simulator.stop() } }
+            let value = try await DreamClassClient.withClient(configuration: .init(baseURL: api, apiKey: "k", schoolCode: "S", tenant: Self.tenant, maxAttempts: 2), body)
+            await simulator.stop()
+            return value
+        }
+        let run = try await withSimulator(scenario.schoolAfter) { client in
+            try await ReconcileJob(options: .init(schema: "dreamclass", tenant: Self.tenant))
+                .run(connection: connection, lockConnection: try database.connect(), client: client, now: now)
+        }
+        // Since the run, DreamClass lost one enrollment the run found in sync.
+        var today = scenario.schoolAfter
+        let period = today.periods.first { !(today.enrollments[$0.id] ?? []).isEmpty }!.id
+        let driftIDs = Set(run.items.map(\.studentPeriodID))
+        let gone = today.enrollments[period]!.first { !driftIDs.contains($0.id) }!
+        let kept = today.enrollments[period]!.first { !driftIDs.contains($0.id) && $0.id != gone.id }!
+        today.enrollments[period]!.removeAll { $0.id == gone.id }
+        let runsBefore = try connection.query("SELECT count(*) FROM dreamclass.reconcile_runs").first!.decode(Int.self, at: 0)
+        let created = run.items.first { $0.kind == "missed_create" }!.studentPeriodID
+        let verdicts = try await withSimulator(today) { client in
+            var found: [Int: ExplanationReport.Live] = [:]
+            for id in [gone.id, kept.id, created] {
+                var options = ExplainJob.Options(schema: "dreamclass", tenant: Self.tenant, enrollmentID: id)
+                options.settle = .zero
+                let job = ExplainJob(options: options)
+                found[id] = try await job.live(try await job.explain(connection: connection), client: client)
+            }
+            return found
+        }
+        #expect(verdicts[gone.id]?.kind == "missed_delete")
+        #expect(verdicts[gone.id]?.listed == nil)
+        #expect(verdicts[gone.id]?.periodsRead.first?.confirmingRead == true)
+        #expect(verdicts[kept.id]?.kind == "in_sync")
+        #expect(verdicts[kept.id]?.listed?.id == kept.id)
+        #expect(verdicts[created]?.kind == "missed_create")
+        // The run still says what it said; nothing was recorded.
+        let job = ExplainJob(options: .init(schema: "dreamclass", tenant: Self.tenant, enrollmentID: gone.id))
+        #expect(try await job.explain(connection: connection).verdict.kind == "in_sync")
+        #expect(try connection.query("SELECT count(*) FROM dreamclass.reconcile_runs").first!.decode(Int.self, at: 0) == runsBefore)
+        let text = ExplanationReport.render(try await job.explain(connection: connection), live: verdicts[gone.id], format: .text)
+        #expect(text.contains("Now (--live, nothing recorded): missed_delete"))
     }
 
     @Test func anUnknownEnrollmentSaysWhereItLookedAndWhichTenantHasIt() async throws {

@@ -75,6 +75,48 @@ import TestSupport
         }
     }
 
+    @Test func explainAnswersWhyForAReportsRowAndSaysWhereItLookedForAnUnknownOne() async throws {
+        _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
+        let run = try await reconcile(["run", "--report", "-", "--allow-mass-create"], simulator: Self.simulator())
+        #expect(run.status == 0, "\(run.stderr)")
+        // A row of the report, as a person would pick it: its student_period_id and its reason.
+        let row = run.stdout.components(separatedBy: "\r\n")[1].components(separatedBy: ",")
+        let id = row[5]
+        #expect(run.stdout.contains("; we hold no usable event for it."))
+
+        let text = await Command.run("dreamclass-reconcile", ["explain", id, "--tenant", "cli-school", "--database", database.conninfo])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.hasPrefix("Enrollment \(id) of tenant cli-school, against run 1"))
+        #expect(text.stdout.contains("Events we hold (0, oldest first):"))
+        #expect(text.stdout.contains("Verdict: missed_create"))
+        #expect(text.stdout.contains("Repair: not_backfilled"))
+        #expect(text.stdout.contains("backfill --run 1"))
+
+        let json = await Command.run("dreamclass-reconcile", ["explain", id, "--format", "json", "--database", database.conninfo],
+                                     environment: ["DREAMCLASS_TENANT": "cli-school"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((object?["verdict"] as? [String: Any])?["kind"] as? String == "missed_create")
+        #expect(object?["student_period_id"] as? Int == Int(id))
+
+        // --live asks the simulator now, with the same settings a run takes.
+        let simulator = Self.simulator()
+        let url = try await simulator.start()
+        let live = await Command.run("dreamclass-reconcile", ["explain", id, "--live", "--database", database.conninfo], environment: [
+            "DREAMCLASS_BASE_URL": url, "DREAMCLASS_API_KEY": Self.apiKey, "DREAMCLASS_SCHOOL_CODE": "S", "DREAMCLASS_TENANT": "cli-school",
+        ])
+        await simulator.stop()
+        #expect(live.status == 0, "\(live.stderr)")
+        #expect(live.stdout.contains("Now (--live, nothing recorded): missed_create"))
+        #expect(!live.stdout.contains(Self.apiKey) && !live.stderr.contains(Self.apiKey))
+
+        let unknown = await Command.run("dreamclass-reconcile", ["explain", "987654", "--tenant", "cli-school", "--database", database.conninfo])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("looked in webhook_events, enrollment_states and drift_items"))
+        let noTenant = await Command.run("dreamclass-reconcile", ["explain", id, "--database", database.conninfo], environment: ["DREAMCLASS_TENANT": ""])
+        #expect(noTenant.status == 64)
+        #expect(noTenant.stderr.contains("name the tenant"))
+    }
+
     @Test func logsAreJSONLinesWithTheRunAndTenantAndNoSecret() async throws {
         _ = await Command.run("dreamclass-reconcile", ["migrate", "--database", database.conninfo])
         let simulator = Self.simulator()
