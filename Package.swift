@@ -30,9 +30,14 @@ let package = Package(
         ),
         // glibc's allocator settings (`mallopt`), which Glibc's module map leaves out.
         .systemLibrary(name: "CMalloc"),
+        // Allocator tuning for the executables that run the job; no library calls it.
+        .target(name: "MallocTuning", dependencies: ["CMalloc"]),
         // What every stage speaks: enrollments, periods, students, webhook envelopes, drift, runs,
         // timestamps. Plain value types; Foundation only.
-        .target(name: "Models"),
+        .target(name: "Models", dependencies: ["TextCodec"]),
+        // Hex and UUID text without Foundation's slow parsers: shared by the models and the libpq
+        // wrapper, which knows no domain type.
+        .target(name: "TextCodec"),
         // The pure core: the fold, the diff, the history of runs, delete confirmation, the run's
         // status, backfill decisions and the mass-delete guard. Models only; no I/O.
         .target(name: "Reconciliation", dependencies: ["Models"]),
@@ -47,18 +52,21 @@ let package = Package(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
-                "Models",
+                "TextCodec",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // A throwaway PostgreSQL server, for the tests and the demo.
         .target(name: "PostgresServer"),
+        // How to reach a school's DreamClass API (paths, headers, limits, secrets from the
+        // environment): what the settings reader needs, without linking the HTTP client.
+        .target(name: "APIConfiguration", dependencies: ["Models"]),
         // The DreamClass REST client, and the signed webhook sender.
         .target(
             name: "DreamClassAPI",
             dependencies: [
-                "Models", "Signing",
+                "APIConfiguration", "Models", "Signing",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,7 +94,7 @@ let package = Package(
         .target(
             name: "Settings",
             dependencies: [
-                "DreamClassAPI", "Reconciliation", "Reports", "Models", "Signing", "FileOutput",
+                "APIConfiguration", "Reconciliation", "Reports", "Models", "Signing", "FileOutput",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -126,7 +134,7 @@ let package = Package(
         .target(
             name: "ReconcileJob",
             dependencies: [
-                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Models", "FileOutput", "CMalloc",
+                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Models", "FileOutput",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -134,7 +142,18 @@ let package = Package(
         .target(
             name: "Backfill",
             dependencies: [
-                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Models", "Signing",
+                "Postgres", "DreamClassAPI", "EventStore", "Reconciliation", "Reports", "Models", "Signing", "FileOutput",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Many schools, one process: which schools, in rounds (a school another worker holds is
+        // tried again), connections kept between them, a run then its backfill, and the one map
+        // from what happened to the exit code. The command line only parses and prints.
+        .target(
+            name: "FleetJob",
+            dependencies: [
+                "ReconcileJob", "Backfill", "Settings", "EventStore", "Postgres", "DreamClassAPI", "Reconciliation", "Reports",
+                "Models", "Signing", "FileOutput",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -152,7 +171,7 @@ let package = Package(
             dependencies: [
                 "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
                 "Reports", "Models", "Signing", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver", "FileOutput",
-                "BuildInfo",
+                "BuildInfo", "MallocTuning", "FleetJob",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -171,6 +190,7 @@ let package = Package(
             name: "dreamclass-bench",
             dependencies: [
                 "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator", "ReconcileJob", "Receiver", "Models",
+                "MallocTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -184,7 +204,17 @@ let package = Package(
             ],
             path: "Tests/TestSupport"
         ),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
+        .testTarget(name: "SigningTests", dependencies: ["Signing"]),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings", "APIConfiguration", "Reconciliation", "Models", "TestSupport"]),
         .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Models"]),
+        .testTarget(
+            name: "FleetJobTests",
+            dependencies: [
+                "FleetJob", "Settings", "APIConfiguration", "EventStore", "DreamClassSimulator", "Reconciliation", "Models", "Postgres", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Models"]),
         .testTarget(
             name: "ReconcileJobTests",
@@ -205,6 +235,7 @@ let package = Package(
             name: "OperationsTests",
             dependencies: [
                 "Settings", "Monitoring", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Models", "Postgres", "Signing", "TestSupport",
+                "FleetJob",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

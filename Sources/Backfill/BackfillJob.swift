@@ -1,5 +1,6 @@
 import DreamClassAPI
 import EventStore
+import FileOutput
 import Foundation
 import Logging
 import Models
@@ -29,6 +30,13 @@ public struct BackfillJob: Sendable {
         public var signature: WebhookSignature?
         /// Called as deliveries end: how many are done, of how many (a terminal's progress line).
         public var deliveryProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+        /// Where the job writes its report when it ends (`-` is stdout); none when `nil`, or when
+        /// it was interrupted (what was done is recorded; the next backfill reports the rest).
+        public var reportPath: String?
+        /// For a dry run's report: rows to be stored say `would_deliver`.
+        public var wouldDeliver = false
+        /// The signal that stopped the work, if one did.
+        public var interruption: (@Sendable () -> String?)?
 
         public init(schema: String, runID: Int64) {
             self.schema = schema
@@ -135,7 +143,10 @@ public struct BackfillJob: Sendable {
             return (run, entries, held, createsHeld)
         }
         var outcome = Outcome(entries: entries, heldPeriods: held.keys.sorted { ($0 ?? -1) < ($1 ?? -1) }, createsHeld: createsHeld)
-        guard !options.dryRun else { return outcome }
+        guard !options.dryRun else {
+            try writeReport(outcome)
+            return outcome
+        }
 
         let toStore = entries.indices.filter { entries[$0].outcome == .stored }
         for (number, start) in stride(from: 0, to: toStore.count, by: max(1, options.batchSize)).enumerated() {
@@ -168,7 +179,14 @@ public struct BackfillJob: Sendable {
         }
         let states = try await Blocking.run { try store.deliveryStates(runID: run.runID, on: connection) }
         for index in outcome.entries.indices { outcome.entries[index].deliveryState = states[outcome.entries[index].eventID] }
+        try writeReport(outcome)
         return outcome
+    }
+
+    /// The report, as a run writes its own: unless the work was interrupted.
+    private func writeReport(_ outcome: Outcome) throws {
+        guard let path = options.reportPath, options.interruption?() == nil else { return }
+        try OutputFile.write(BackfillReport.render(outcome.reportRows, dryRun: options.dryRun, wouldDeliver: options.wouldDeliver), to: path)
     }
 
     /// The repair with its id (the same repair always gets the same id) and signed body.

@@ -152,11 +152,12 @@ public final class Connection: Sendable {
         // Sent again when the time left moved by a second or more either way: shrinking as the job
         // goes on, or grown by ``extendDeadline(by:)`` (a failing run's grace must not inherit
         // the last few milliseconds).
-        if let applied, abs((applied - remaining).seconds) < 1 { return deadline }
+        if let applied, applied - remaining < .seconds(1), remaining - applied < .seconds(1) { return deadline }
         // The lock wait gives up a little first, so that its own error (which names the lock)
         // is the one reported.
         // PostgreSQL's timeouts hold at most INT_MAX milliseconds (24.8 days).
-        let statement = max(1, Int64(min(remaining.seconds * 1000, Double(Int32.max))))
+        let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+        let statement = max(1, min(milliseconds, Int64(Int32.max)))
         let lock = max(1, statement - min(1000, statement / 10))
         try session.query("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
                           ["\(statement)ms", "\(lock)ms"])

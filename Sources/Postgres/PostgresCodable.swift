@@ -1,5 +1,5 @@
 import Foundation
-import Models
+import TextCodec
 
 /// A Swift value that can be sent as a statement parameter, in PostgreSQL's text format.
 public protocol PostgresEncodable: Sendable {
@@ -118,15 +118,6 @@ extension UUID: PostgresEncodable, PostgresDecodable {
     public init?(postgresText text: String) {
         guard let uuid = UUID.parse(text) else { return nil }
         self = uuid
-    }
-}
-
-extension Date: PostgresEncodable, PostgresDecodable {
-    public var postgresText: String { Timestamp.format(self) }
-    public static func accepts(_ type: PostgresType) -> Bool { type == .timestamptz || type == .timestamp }
-    public init?(postgresText text: String) {
-        guard let date = Timestamp.parse(text) else { return nil }
-        self = date
     }
 }
 

@@ -1,4 +1,4 @@
-import DreamClassAPI
+import APIConfiguration
 import Models
 import Reconciliation
 import Reports

@@ -1,4 +1,4 @@
-import DreamClassAPI
+import APIConfiguration
 import FileOutput
 import Foundation
 import Models

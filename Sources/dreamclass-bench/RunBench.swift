@@ -6,6 +6,7 @@ import Foundation
 import Models
 import Postgres
 import PostgresServer
+import MallocTuning
 import ReconcileJob
 
 /// The reconciliation at scale: a school of `periods × enrollments`, `events` stored events whose

@@ -3,6 +3,7 @@ import Backfill
 import DreamClassAPI
 import EventStore
 import FileOutput
+import FleetJob
 import Foundation
 import Models
 import Postgres
@@ -50,62 +51,6 @@ struct BackfillOptions: ParsableArguments {
         if let keyEncoding { settings.keyEncoding = keyEncoding }
         return settings
     }
-
-    /// Backfills run `runID` with `school`'s settings (flags already applied); prints the
-    /// summary, writes the CSV; returns the exit code.
-    func backfill(
-        runID: Int64, school: SchoolSettings, dryRun: Bool, global: GlobalOptions, connection: Connection,
-        environment: [String: String], deadline: ContinuousClock.Instant, label: String = ""
-    ) async throws -> (code: Int32, outcome: BackfillJob.Outcome?) {
-        let logger = try global.makeLogger(label: "backfill")
-        let secrets = school.secretsEnvironment(environment)
-        var options = BackfillJob.Options(schema: global.resolvedSchema, runID: runID)
-        options.maxDeletes = school.maxDeletes
-        options.allowMassDelete = allowMassDelete
-        options.createGuard = school.createGuard
-        options.allowMassCreate = allowMassCreate
-        options.deliveryProgress = { ProgressLine.show("\(label)delivered \($0) of \($1)") }
-        options.dryRun = dryRun
-        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: secrets).map { try WebhookSignature(secret: $0, encoding: school.keyEncoding ?? .base64) }
-        var sender: WebhookSender?
-        if let deliver = school.deliverURL, !dryRun {
-            var configuration = WebhookSender.Configuration(url: deliver)
-            configuration.deadline = deadline
-            if let user = school.deliverUser {
-                guard let password = try secret("DREAMCLASS_DELIVER_PASSWORD", environment: secrets) else {
-                    throw ConfigurationError.missing("DREAMCLASS_DELIVER_PASSWORD")
-                }
-                configuration.basicAuth = (user, password)
-            }
-            sender = WebhookSender(configuration: configuration, logger: logger)
-        }
-        connection.setDeadline(deadline)
-        defer { connection.setDeadline(nil) }
-        do {
-            let outcome = try await BackfillJob(options: options, logger: logger).run(connection: connection, sender: sender)
-            ProgressLine.show("")
-            try? await sender?.shutdown()
-            if let signal = Interruption.signal {
-                // What was stored and delivered is recorded; the rest is pending for the next backfill.
-                printError(label + "interrupted by \(signal): \(outcome.summary); no report written, run it again for the rest\n")
-                return (Interruption.exitCode ?? ExitStatus.interrupted, outcome)
-            }
-            let path = backfillReport ?? BackfillReport.defaultPath(in: school.reportDirectory, tenant: school.api.tenant, at: Date())
-            try OutputFile.write(BackfillReport.render(outcome.reportRows, dryRun: dryRun, wouldDeliver: school.deliverURL != nil), to: path)
-            let out = path == "-" ? StandardStream.error : StandardStream.output
-            try out.write(label + (dryRun ? "dry run, nothing written or delivered: " : "") + outcome.summary + "\n")
-            if path != "-" { try out.write(label + "backfill report: \(path)\n") }
-            return (ExitStatus.worst([
-                outcome.deliveryFailed > 0 ? ExitStatus.tryAgain : ExitStatus.ok,
-                outcome.createsHeld != nil ? ExitStatus.configuration : ExitStatus.ok,
-                outcome.held(.missedDelete) > 0 ? ExitStatus.held : ExitStatus.ok,
-            ]), outcome)
-        } catch {
-            try? await sender?.shutdown()
-            printError(label + "error: \(error)\n")
-            return (ExitCodes.code(for: error), nil)
-        }
-    }
 }
 
 struct BackfillCommand: AsyncParsableCommand {
@@ -146,12 +91,16 @@ struct BackfillCommand: AsyncParsableCommand {
         let connection = try global.connect(logger: logger, deadline: deadline ?? "\(SchoolSettings.defaultDeadline.components.seconds)s")
         let tenant = try RunStore(schema: global.resolvedSchema).run(run, on: connection)?.tenant
         guard let tenant else { throw BackfillError.noSuchRun(run) }
-        let settings = backfill.applied(to: try schoolSettings(tenant: tenant, environment: environment))
-        let limit = deadline.flatMap(parseDuration) ?? settings.deadline
-        let (backfill, runID, dryRun, global) = (self.backfill, self.run, self.dryRun, self.global)
-        let (code, _) = try await Interruption.run {
-            try await backfill.backfill(runID: runID, school: settings, dryRun: dryRun, global: global, connection: connection,
-                                        environment: environment, deadline: .now + limit)
+        var backfill = SchoolBackfill(school: self.backfill.applied(to: try schoolSettings(tenant: tenant, environment: environment)),
+                                      schema: global.resolvedSchema)
+        backfill.allowMassDelete = self.backfill.allowMassDelete
+        backfill.allowMassCreate = self.backfill.allowMassCreate
+        backfill.dryRun = dryRun
+        backfill.reportPath = self.backfill.backfillReport
+        let deadline = ContinuousClock.now + (self.deadline.flatMap(parseDuration) ?? backfill.school.deadline)
+        let (code, _) = try await Interruption.run { [backfill] in
+            await backfill.run(runID: run, connection: connection, environment: environment, deadline: deadline, console: .commandLine,
+                               stop: { Interruption.stop }, logger: logger)
         }
         if code != ExitStatus.ok { throw ExitCode(code) }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import DreamClassAPI
 import EventStore
 import FileOutput
+import FleetJob
 import Foundation
 import Reconciliation
 import Settings

@@ -1,6 +1,7 @@
-import FileOutput
 import ArgumentParser
 import BuildInfo
+import FileOutput
+import FleetJob
 
 /// Finds and repairs the DreamClass webhooks a school's systems missed.
 @main

@@ -1,102 +1,20 @@
 import ArgumentParser
-import Backfill
-import DreamClassAPI
-import EventStore
-import FileOutput
-import Postgres
-import ReconcileJob
-import Reconciliation
-import Settings
-import Signing
+import FleetJob
 
-/// The one map from what went wrong to a code of ``ExitStatus``'s table: every command ends
-/// through it, so cron, systemd and the fleet's worst-code rule read the same contract.
-enum ExitCodes {
+extension ExitCodes {
+    /// ``ExitCodes/code(for:stop:)`` with argument-parser's own errors: an exit it asked for, and a
+    /// command line it refused (usage).
     static func code(for error: any Error) -> Int32 {
         switch error {
         case let exit as ExitCode: exit.rawValue
         case is ValidationError: ExitStatus.usage
-        default: classified(error) ?? ExitStatus.error
+        default: code(for: error, stop: Interruption.stop)
         }
-    }
-
-    /// The code of an error this product classifies; `nil` for the others (argument-parser's
-    /// own, which it prints and ends itself: help, usage).
-    static func classified(_ error: any Error) -> Int32? {
-        switch error {
-        case let error as ReconcileError:
-            switch error {
-            case .locked: return ExitStatus.tryAgain
-            case .fresh: return ExitStatus.ok
-            case .interrupted: return Interruption.exitCode ?? ExitStatus.interrupted
-            }
-        case is CancellationError:
-            return Interruption.exitCode ?? ExitStatus.interrupted
-        case is RunLockLost:
-            return ExitStatus.tryAgain
-        case let error as DreamClassError:
-            switch error {
-            case .denied: return ExitStatus.configuration
-            // A wrong path or base URL, or a certificate that does not verify (status 0): a setting.
-            case .status(let status, _, _) where status == 404 || status == 0: return ExitStatus.configuration
-            case .status(let status, _, _) where status >= 500: return ExitStatus.tryAgain
-            case .status, .malformedResponse: return ExitStatus.error
-            case .retriesExhausted, .inconsistentRead, .throttled, .deadlinePassed: return ExitStatus.tryAgain
-            }
-        case let error as PostgresError:
-            return code(for: error)
-        case let error as MigrationError:
-            if case .failed(_, let cause) = error { return code(for: cause) }
-            return ExitStatus.configuration
-        case let error as BackfillError:
-            switch error {
-            case .noSuchRun, .runNotFinished: return ExitStatus.usage
-            }
-        case is ExplainJob.UnknownEnrollment, is ExplainStore.Lookup:
-            return ExitStatus.usage
-        case is ConfigurationError, is SettingsError, is SchoolNotInFile, is WebhookSignatureError:
-            return ExitStatus.configuration
-        case let error as IngestError:
-            return code(for: error.underlying)
-        case is PostgresDecodingError, is OutputError:
-            return ExitStatus.error
-        default:
-            return nil
-        }
-    }
-
-    private static func code(for error: PostgresError) -> Int32 {
-        let state = error.sqlState ?? ""
-        // Credentials, a database or schema that does not exist: a setting, not the night.
-        if state.hasPrefix("28") || state == "3D000" || state == "3F000" { return ExitStatus.configuration }
-        if error.kind == .connection, state.isEmpty,
-           ["authentication failed", "does not exist", "no password supplied", "invalid"].contains(where: error.message.contains) {
-            return ExitStatus.configuration
-        }
-        // Unreachable, restarting, out of room or connections, a lock or the deadline: later.
-        if error.isTimeout || error.isConnectionFailure || state.hasPrefix("53") || state.hasPrefix("57P") || state == "40001" || state == "40P01" {
-            return ExitStatus.tryAgain
-        }
-        return ExitStatus.error
     }
 
     /// Prints `error` as the command's last line and exits with its code.
     static func exit(with error: any Error, label: String = "") -> Never {
         printError("\(label)error: \(error)\n")
         DreamClassReconcile.exit(withError: ExitCode(code(for: error)))
-    }
-}
-
-/// `backfill --run` with a file of schools, for a run whose tenant no school of the file has:
-/// the school's settings (its delete limit above all) cannot be applied.
-struct SchoolNotInFile: Error, CustomStringConvertible {
-    var runID: Int64
-    var tenant: String
-    var file: String
-    var schools: [String]
-
-    var description: String {
-        "run \(runID) is of tenant \"\(tenant)\", and no school of \(file) has that tenant (its schools: \(schools.joined(separator: ", "))): "
-            + "its settings (max_deletes, deliver, ...) cannot be applied. Add the school to the file, or name it with --school"
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Postgres
 import Reconciliation
+import Settings
 
 /// Where the event store is, and how much to log. Every job that touches the database takes these.
 struct GlobalOptions: ParsableArguments {

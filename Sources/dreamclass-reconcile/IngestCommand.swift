@@ -2,8 +2,10 @@ import ArgumentParser
 import DreamClassAPI
 import EventStore
 import FileOutput
+import FleetJob
 import Foundation
 import Reconciliation
+import Settings
 import Signing
 
 struct IngestCommand: AsyncParsableCommand {

@@ -1,4 +1,4 @@
-import Reconciliation
+import FleetJob
 import Synchronization
 import UnixSignals
 
@@ -11,8 +11,11 @@ enum Interruption {
     static var signal: UnixSignal? { received.withLock { $0 } }
 
     /// 143 for SIGTERM, 130 for SIGINT (128 + the signal's number, as shells report it).
-    static var exitCode: Int32? {
-        signal.map { $0 == .sigterm ? ExitStatus.terminated : ExitStatus.interrupted }
+    static var exitCode: Int32? { stop?.exitCode }
+
+    /// The signal as the jobs take it: its name and exit code.
+    static var stop: Stop? {
+        signal.map { Stop(name: $0.description, exitCode: $0 == .sigterm ? ExitStatus.terminated : ExitStatus.interrupted) }
     }
 
     /// Runs `body`, cancelling it when SIGTERM or SIGINT arrives, and returns what it returns:

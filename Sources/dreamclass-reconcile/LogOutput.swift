@@ -1,4 +1,5 @@
 import FileOutput
+import FleetJob
 import Foundation
 import Logging
 import Postgres
@@ -139,4 +140,17 @@ final class ProgressLine: Sendable {
         guard isatty(STDERR_FILENO) == 1 else { return }
         printError("\r\u{1B}[K\(text)")
     }
+}
+
+extension Console {
+    /// The process's streams: summaries on stdout (stderr when stdout carries a report), errors on
+    /// stderr, progress only on a terminal, every known secret redacted.
+    static let commandLine = Console(
+        write: { text, toError in try (toError ? StandardStream.error : StandardStream.output).write(text) },
+        error: { printError($0) },
+        status: { ProgressLine.show($0) },
+        runProgress: { ProgressLine.makeIfTerminal().map { line in (update: { line.update($0) }, finish: { line.finish() }) } },
+        secret: { Secrets.register($0) },
+        redact: { Secrets.redact($0) }
+    )
 }

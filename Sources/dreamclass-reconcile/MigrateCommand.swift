@@ -1,6 +1,7 @@
-import FileOutput
 import ArgumentParser
 import EventStore
+import FileOutput
+import FleetJob
 
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

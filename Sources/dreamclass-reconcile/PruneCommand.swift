@@ -4,6 +4,7 @@ import FileOutput
 import Foundation
 import Models
 import Reconciliation
+import Settings
 
 struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

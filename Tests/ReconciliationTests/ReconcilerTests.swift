@@ -152,13 +152,4 @@ import Testing
             #expect(result.items.allSatisfy { $0.enrollmentID == dropped.enrollmentID })
         }
     }
-
-    @Test func durationsParseAsTheCommandLineWritesThem() {
-        #expect(parseDuration("0") == .zero)
-        #expect(parseDuration("90s") == .seconds(90))
-        #expect(parseDuration("15m") == .seconds(900))
-        #expect(parseDuration("2h") == .seconds(7200))
-        #expect(parseDuration("soon") == nil)
-        #expect(parseDuration("-5m") == nil)
-    }
 }

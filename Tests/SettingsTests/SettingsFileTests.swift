@@ -1,4 +1,4 @@
-import DreamClassAPI
+import APIConfiguration
 import Foundation
 import Settings
 import Testing
@@ -6,8 +6,7 @@ import TestSupport
 
 @Suite struct SettingsFileTests {
     static func file(_ text: String) throws -> (path: String, keyFile: String) {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "settings-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try temporaryFolder("settings")
         let keyFile = directory.appending(path: "key").path
         try "file-api-key\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
         let path = directory.appending(path: "schools.yaml").path
@@ -197,40 +196,5 @@ import TestSupport
                 #expect(try resolved(defaults: d, school: s, environment: e) == e, "\(row.key): \(variable) over the file")
             }
         }
-    }
-
-    /// One file with one of each mistake: every one is named in one check, in the user's words
-    /// (file:line: key), and the check exits with the configuration code.
-    @Test func configCheckOfflineNamesEveryProblemAtOnceAndExits78() async throws {
-        let (path, _) = try Self.file("""
-            defaults:
-              max_deletes: lots
-              setle: 5m
-            schools:
-              north:
-                school_code: N1
-                api_key_file: KEYFILE
-                timeout: 0
-              south:
-                api_key_file: /nonexistent/south.key
-                max_creates: most
-            """)
-        let result = await Command.run("dreamclass-reconcile", ["config", "check", "--offline", "--config", path], environment: [
-            "DREAMCLASS_API_KEY": "", "DREAMCLASS_SCHOOL_CODE": "",
-        ])
-        #expect(result.status == 78, "\(result.stdout)\n\(result.stderr)")
-        #expect(result.stderr.contains("\(path):2: defaults.max_deletes: takes a count (25) or a share from 0% to 100% (10%), not \"lots\""))
-        // The unknown key does not stop the check, and the keys it knows are listed.
-        #expect(result.stderr.contains("\(path):3: defaults.setle: is not a setting; known: "))
-        #expect(result.stderr.contains("\(path):8: schools.north.timeout: must be a number from 0.001"))
-        #expect(result.stderr.contains("\(path):10: schools.south.api_key_file: schools.south.api_key_file names /nonexistent/south.key, which cannot be read"))
-        #expect(result.stderr.contains("\(path):11: schools.south.max_creates: takes a share from 0% to 100%"))
-        // A missing school code names the file's key, not "use --config".
-        #expect(result.stderr.contains("\(path): schools.south.school_code: is not set, in the school's section, in defaults, or as DREAMCLASS_SCHOOL_CODE"))
-        #expect(!result.stderr.contains("or use --config"))
-        // The same file never reaches a backfill: `run` refuses it before any work.
-        let run = await Command.run("dreamclass-reconcile", ["run", "--config", path, "--school", "north", "--backfill", "--database", "host=/nonexistent"])
-        #expect(run.status == 78)
-        #expect(run.stderr.contains("defaults.setle: is not a setting"))
     }
 }

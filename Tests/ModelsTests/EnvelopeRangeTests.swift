@@ -1,4 +1,3 @@
-import DreamClassAPI
 import Foundation
 import Models
 import Testing

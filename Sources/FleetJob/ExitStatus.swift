@@ -1,3 +1,4 @@
+import Backfill
 import Models
 
 /// The exit codes of the command line: one table, which the README prints, the cron wrapper and
@@ -44,6 +45,15 @@ public enum ExitStatus {
         if run.status == .incomplete { return tryAgain }
         if suspectedCreates { return configuration }
         return detailed && run.driftCount > 0 ? drift : ok
+    }
+
+    /// The code of a backfill: failed deliveries, suspect creates held, deletes held; the worst of them.
+    public static func of(_ backfill: BackfillJob.Outcome) -> Int32 {
+        worst([
+            backfill.deliveryFailed > 0 ? tryAgain : ok,
+            backfill.createsHeld != nil ? configuration : ok,
+            backfill.held(.missedDelete) > 0 ? held : ok,
+        ])
     }
 
     /// The code that says the most of several (schools, or a run and its backfill).

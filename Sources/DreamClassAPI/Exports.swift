@@ -1,0 +1,2 @@
+// A client is made from its configuration: those who import the client get the configuration too.
+@_exported import APIConfiguration
