@@ -16,30 +16,40 @@ struct Package: Decodable {
     var targets: [Target]
 }
 
-/// What each stage of the core may depend on, and nothing else.
-let allowed: [String: Set<String>] = [
-    "Models": [],
-    "Reconciliation": ["Models"],
-    "Reports": ["Models", "Reconciliation", "FileOutput"],
-    "Signing": ["Models", "Crypto"],
-    "FileOutput": [],
-]
+/// The allowed dependencies of every target: the tables of docs/architecture.md, one row per
+/// target (`| \`Name\` | A, B | what |`). The page a newcomer reads is the rule CI enforces.
+func allowedDependencies() throws -> [String: Set<String>] {
+    let text = try String(contentsOfFile: "docs/architecture.md", encoding: .utf8)
+    var table: [String: Set<String>] = [:]
+    for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+        let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard cells.count >= 4 else { continue }
+        let name = cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+        let dependencies = cells[2] == "—" ? [] : cells[2].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if table[name] != nil { breaches.append("docs/architecture.md: \(name) has two rows") }
+        table[name] = Set(dependencies)
+    }
+    return table
+}
+/// The core: none of it may reach I/O.
+let core: Set<String> = ["TextCodec", "Models", "Reconciliation", "Reports", "Signing", "FileOutput"]
 /// Modules that do I/O, and the libraries under them: none may be reachable from the core.
 let inputOutput: Set<String> = [
     "CLibPQ", "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Receiver", "HTTPServing",
-    "Monitoring", "ReconcileJob", "Backfill", "Settings", "AsyncHTTPClient", "Hummingbird", "HummingbirdCore", "NIOCore",
-    "NIOPosix", "NIOSSL", "NIOHTTP1",
+    "Monitoring", "ReconcileJob", "Backfill", "FleetJob", "Settings", "AsyncHTTPClient", "Hummingbird", "HummingbirdCore", "NIOCore",
+    "NIOPosix", "NIOSSL", "NIOHTTP1", "CMalloc", "MallocTuning",
 ]
-/// Jobs orchestrate; only the command-line tools and tests sit above them.
-let jobs: Set<String> = ["ReconcileJob", "Backfill"]
+/// Jobs orchestrate; only the command-line tools, the tests and the fleet (which runs jobs) sit above them.
+let jobs: Set<String> = ["ReconcileJob", "Backfill", "FleetJob"]
 /// Where SQL may be written.
 let sqlModules: Set<String> = ["EventStore", "Postgres"]
 /// Modules of the toolchain, importable without a declared dependency.
 let toolchain: Set<String> = ["Foundation", "FoundationEssentials", "Glibc", "Musl", "Darwin", "Dispatch", "Synchronization", "Testing", "XCTest", "PackagePlugin"]
 
+var breaches: [String] = []
 let package = try JSONDecoder().decode(Package.self, from: FileHandle.standardInput.readDataToEndOfFile())
 let byName = Dictionary(uniqueKeysWithValues: package.targets.map { ($0.name, $0) })
-var breaches: [String] = []
+let allowed = try allowedDependencies()
 
 func closure(of name: String) -> Set<String> {
     var seen: Set<String> = []
@@ -51,11 +61,23 @@ func closure(of name: String) -> Set<String> {
     return seen
 }
 
-for (name, permitted) in allowed.sorted(by: { $0.key < $1.key }) {
-    guard let target = byName[name] else { breaches.append("\(name): the target is missing"); continue }
-    for dependency in target.dependencies where !permitted.contains(dependency) {
-        breaches.append("\(name) depends on \(dependency); it may depend on \(permitted.sorted().joined(separator: ", ")) only")
+for target in package.targets.sorted(by: { $0.name < $1.name }) {
+    guard let permitted = allowed[target.name] else {
+        breaches.append("\(target.name) has no row in docs/architecture.md: add one, with what it depends on and why it exists")
+        continue
     }
+    let actual = Set(target.dependencies)
+    for dependency in actual.subtracting(permitted).sorted() {
+        breaches.append("\(target.name) depends on \(dependency), which its row in docs/architecture.md does not allow")
+    }
+    for dependency in permitted.subtracting(actual).sorted() {
+        breaches.append("\(target.name)'s row in docs/architecture.md names \(dependency), which it does not depend on: correct the row")
+    }
+}
+for name in allowed.keys.sorted() where byName[name] == nil {
+    breaches.append("docs/architecture.md has a row for \(name), which is no target")
+}
+for name in core.sorted() {
     for reached in closure(of: name).intersection(inputOutput).sorted() {
         breaches.append("\(name) reaches \(reached), which does I/O")
     }
@@ -64,6 +86,9 @@ for target in package.targets where target.type == "library" && !jobs.contains(t
     for dependency in target.dependencies where jobs.contains(dependency) {
         breaches.append("\(target.name) depends on the job \(dependency): a job is wired by the command line, never depended on")
     }
+}
+for target in package.targets where target.type != "executable" && target.dependencies.contains("MallocTuning") {
+    breaches.append("\(target.name) depends on MallocTuning: allocator tuning is the executables' choice")
 }
 
 let sqlPattern = try NSRegularExpression(pattern: #"\b(SELECT\s|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|COPY\s|VACUUM|CREATE\s+(TEMPORARY\s+)?TABLE)"#)

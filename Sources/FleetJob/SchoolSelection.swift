@@ -1,4 +1,4 @@
-import APIConfiguration
+import DreamClassAPI
 import Settings
 
 /// Which schools a command runs: the environment's one when no file of schools is given, else

@@ -6,7 +6,7 @@ import TestSupport
 import Glibc
 #endif
 
-/// The README's first day on one machine, as processes: `migrate`, `serve`, the simulator
+/// The first day (docs/operations.md) on one machine, as processes: `migrate`, `serve`, the simulator
 /// delivering the school's webhooks with an outage in them, then `run`, which finds the outage.
 @Suite struct FirstDayTests {
     /// Starts `command` in the background (stdout to `folder/name.out`); returns its pid.

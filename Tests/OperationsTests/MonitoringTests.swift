@@ -195,7 +195,7 @@ import Glibc
             for sub in command["subcommands"] as? [[String: Any]] ?? [] { visit(sub) }
         }
         visit(try #require(root["command"] as? [String: Any]))
-        #expect(missing.isEmpty, "cron/dreamclass-reconcile.1 is stale (regenerate it, see the README): \(missing)")
+        #expect(missing.isEmpty, "cron/dreamclass-reconcile.1 is stale (regenerate it, see the README's \"Working on it\"): \(missing)")
     }
 
     /// The Kubernetes CronJob runs `run` with options the binary has, and mounts secrets as files.

@@ -175,10 +175,13 @@ import TestSupport
         #expect(listed.stdout == "\(safe)\t\(name)\n-rf\t-rf\n")
     }
 
-    /// Every command line the README shows is one the binary takes: each is run with `--help`
-    /// appended, which parses every option it names and runs nothing.
+    /// Every command line the README and `docs/` show is one the binary takes: each is run with
+    /// `--help` appended, which parses every option it names and runs nothing.
     @Test func theREADMEsCommandLinesParse() async throws {
-        let readme = try String(contentsOf: Self.packageRoot.appending(path: "README.md"), encoding: .utf8)
+        let docs = Self.packageRoot.appending(path: "docs")
+        let pages = ["README.md"] + (try FileManager.default.contentsOfDirectory(atPath: docs.path)).filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
+        #expect(pages.count >= 7, "\(pages)")
+        let readme = try pages.map { try String(contentsOf: Self.packageRoot.appending(path: $0), encoding: .utf8) }.joined(separator: "\n")
         var commands: [[String]] = []
         var inBlock = false
         var pending = ""
@@ -196,7 +199,11 @@ import TestSupport
             // Optional parts `[--flag VALUE]` are taken as given.
             commands.append(words[index...].map { $0.filter { $0 != "[" && $0 != "]" } }.filter { !$0.isEmpty && $0 != "..." })
         }
-        #expect(commands.count >= 8, "\(commands)")
+        #expect(commands.count >= 15, "\(commands)")
+        // Each of the tour's steps is among them.
+        for job in ["migrate", "serve", "ingest", "run", "runs", "report", "explain", "backfill"] {
+            #expect(commands.contains { $0.count > 1 && $0[0] == "dreamclass-reconcile" && $0[1] == job }, "no \(job) in the README or docs/")
+        }
         for command in commands {
             let result = await Command.run(command[0], Array(command.dropFirst()) + ["--help"])
             #expect(result.status == 0, "README: \(command.joined(separator: " ")): \(result.stderr)")
