@@ -198,7 +198,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "Postgres", "PostgresServer", "EventStore", "HTTPServing",
+                "Postgres", "PostgresServer", "EventStore", "HTTPServing", "ReconcileJob", "DreamClassAPI", "DreamClassSimulator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -15,8 +15,7 @@ import Testing
     /// A folder with the school's secret files and a schools file; `body` gets the file's text
     /// for the school's section (after `tenant:`).
     func schoolsFile(_ section: String, tenant: String = BackfillTests.tenant) throws -> (folder: String, file: String) {
-        let folder = NSTemporaryDirectory() + "fill-file-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("fill-file").path
         try "k\n".write(toFile: folder + "/key", atomically: true, encoding: .utf8)
         try """
             schools:

@@ -25,15 +25,9 @@ import Testing
 
     func reconcile(_ school: School, settle: Duration = .seconds(900), at now: Date = BackfillTests.now) async throws -> ReconcileJob.Outcome {
         let simulator = DreamClassSimulator(school: school, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant))
-        let url = try await simulator.start()
-        defer { Task { await simulator.stop() } }
-        let configuration = DreamClassConfiguration(baseURL: url, apiKey: "k", schoolCode: "S", tenant: Self.tenant, maxAttempts: 2)
-        let outcome = try await DreamClassClient.withClient(configuration: configuration) { client in
-            try await ReconcileJob(options: .init(schema: "dreamclass", tenant: Self.tenant, settle: settle))
-                .run(connection: connection, lockConnection: try database.connect(), client: client, now: now)
-        }
-        await simulator.stop()
-        return outcome
+        return try await JobHarness.reconcile(
+            simulator, database: database, connection: connection, options: .init(schema: "dreamclass", tenant: Self.tenant, settle: settle), now: now
+        )
     }
 
     func backfillCount() throws -> (rows: Int, distinct: Int) {
@@ -204,9 +198,8 @@ import Testing
         try connection.ingest(Self.scenario.storedWebhooks)
         let simulator = DreamClassSimulator(school: Self.scenario.schoolAfter, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant))
         let url = try await simulator.start()
-        let folder = NSTemporaryDirectory() + "fill-\(UUID().uuidString)"
+        let folder = try temporaryFolder("fill").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try "k".write(toFile: folder + "/key", atomically: true, encoding: .utf8)
         try """
             defaults:

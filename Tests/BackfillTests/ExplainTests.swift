@@ -148,12 +148,9 @@ import Testing
         #expect(signed.signaturesFailed == 1)
 
         let simulator = DreamClassSimulator(school: scenario.schoolAfter, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant))
-        let api = try await simulator.start()
-        let configuration = DreamClassConfiguration(baseURL: api, apiKey: "k", schoolCode: "S", tenant: Self.tenant, maxAttempts: 2)
-        let run = try await DreamClassClient.withClient(configuration: configuration) { client in
-            try await ReconcileJob(options: .init(schema: "dreamclass", tenant: Self.tenant, settle: .seconds(900)))
-                .run(connection: connection, lockConnection: try database.connect(), client: client, now: now)
-        }
+        let run = try await JobHarness.reconcile(
+            simulator, database: database, connection: connection, options: .init(schema: "dreamclass", tenant: Self.tenant, settle: .seconds(900)), now: now
+        )
         #expect(Set(run.items.map(\.kind)) == ["missed_create", "missed_update", "missed_delete", "stale_delete"])
 
         // Every drifted enrollment and every one with an extra fault.
@@ -245,7 +242,6 @@ import Testing
         let done = try await BackfillJob(options: options).run(connection: connection, sender: sender)
         try await sender.shutdown()
         await receiver.stop()
-        await simulator.stop()
         let entry = done.entries.first { $0.studentPeriodID == deleted }!
         let repair = try await explain(deleted).json["repair"] as! [String: Any]
         #expect(repair["state"] as? String == "stored")
@@ -264,12 +260,7 @@ import Testing
         let scenario = OutageScenario.make(school: school, tenant: Self.tenant, outageChanges: 2, seed: 10, now: now)
         try connection.ingest(scenario.storedWebhooks)
         func withSimulator<T: Sendable>(_ school: School, _ body: (DreamClassClient) async throws -> T) async throws -> T {
-            let simulator = DreamClassSimulator(school: school, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant))
-            let api = try await simulator.start()
-            defer { Task { await simulator.stop() } }
-            let value = try await DreamClassClient.withClient(configuration: .init(baseURL: api, apiKey: "k", schoolCode: "S", tenant: Self.tenant, maxAttempts: 2), body)
-            await simulator.stop()
-            return value
+            try await JobHarness.withClient(DreamClassSimulator(school: school, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: Self.tenant)), body)
         }
         let run = try await withSimulator(scenario.schoolAfter) { client in
             try await ReconcileJob(options: .init(schema: "dreamclass", tenant: Self.tenant))
@@ -314,12 +305,7 @@ import Testing
         let scenario = OutageScenario.make(school: school, tenant: "other-school", outageChanges: 1, seed: 5, now: now)
         try connection.ingest(scenario.storedWebhooks)
         let simulator = DreamClassSimulator(school: scenario.schoolAfter, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: "other-school"))
-        let api = try await simulator.start()
-        _ = try await DreamClassClient.withClient(configuration: .init(baseURL: api, apiKey: "k", schoolCode: "S", tenant: "other-school", maxAttempts: 2)) { client in
-            try await ReconcileJob(options: .init(schema: "dreamclass", tenant: "other-school"))
-                .run(connection: connection, lockConnection: try database.connect(), client: client, now: now)
-        }
-        await simulator.stop()
+        _ = try await JobHarness.reconcile(simulator, database: database, connection: connection, options: .init(schema: "dreamclass", tenant: "other-school"), now: now)
         let id = Body(scenario.storedWebhooks[0]).enrollment!
         let error = await #expect(throws: ExplainJob.UnknownEnrollment.self) {
             try await ExplainJob(options: .init(schema: "dreamclass", tenant: Self.tenant, enrollmentID: id)).explain(connection: connection)

@@ -8,6 +8,8 @@ import Testing
 
 /// The client against the simulator, over real HTTP on loopback.
 @Suite struct ClientTests {
+    init() { TestLogging.bootstrap() }
+
     static let apiKey = "sk-live-\(UUID().uuidString)"
 
     static func settings() -> SimulatorSettings {

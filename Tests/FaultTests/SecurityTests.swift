@@ -15,8 +15,7 @@ import Glibc
 @Suite struct SecurityTests {
     /// A self-signed certificate for 127.0.0.1, and `openssl s_server` serving it on a free port.
     static func tlsServer() async throws -> (url: String, ca: String, stop: @Sendable () -> Void) {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "tls-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try temporaryFolder("tls").path
         let made = await Command.run("/usr/bin/openssl", [
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "\(directory)/key.pem", "-out", "\(directory)/cert.pem",
@@ -62,12 +61,7 @@ import Glibc
         let school = School.generate(periods: 1, studentsPerPeriod: 3, seed: 1)
         try connection.ingest(OutageScenario.make(school: school, tenant: tenant, outageChanges: 1).storedWebhooks)
         let simulator = DreamClassSimulator(school: school, settings: SimulatorSettings(apiKey: "k", schoolCode: "S", tenant: tenant))
-        let url = try await simulator.start()
-        let outcome = try await DreamClassClient.withClient(configuration: DreamClassConfiguration(baseURL: url, apiKey: "k", schoolCode: "S", tenant: tenant)) { client in
-            try await ReconcileJob(options: .init(schema: "dreamclass", tenant: tenant))
-                .run(connection: connection, lockConnection: try database.connect(), client: client)
-        }
-        await simulator.stop()
+        let outcome = try await JobHarness.reconcile(simulator, database: database, connection: connection, options: .init(schema: "dreamclass", tenant: tenant))
         #expect(outcome.run.tenant == tenant)
         #expect(try connection.query("SELECT count(*) FROM dreamclass.webhook_events WHERE tenant = $1", [tenant]).first?.decode(Int.self, at: 0) ?? 0 > 0)
     }

@@ -24,8 +24,7 @@ import Glibc
 
     @Test func serveThenTheSimulatorsDeliveriesThenRunFindsTheOutage() async throws {
         let database = try TestPostgres.makeDatabase("first-day")
-        let folder = NSTemporaryDirectory() + "first-day-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("first-day").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let binary = Command.buildDirectory + "/dreamclass-reconcile", simulator = Command.buildDirectory + "/dreamclass-sim"
         let secret = Data("first day \(UUID())".utf8).base64EncodedString()

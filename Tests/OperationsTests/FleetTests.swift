@@ -18,8 +18,7 @@ import TestSupport
 
     static func makeFleet(_ label: String) async throws -> Fleet {
         let database = try TestPostgres.makeDatabase(label)
-        let work = FileManager.default.temporaryDirectory.appending(path: "\(label)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let work = try temporaryFolder(label)
         try "fleet-key".write(to: work.appending(path: "key"), atomically: true, encoding: .utf8)
         var simulators: [DreamClassSimulator] = []
         var yaml = "defaults:\n  settle: 0\n  report_dir: \(work.appending(path: "reports").path)\n  api_key_file: \(work.appending(path: "key").path)\nschools:\n"

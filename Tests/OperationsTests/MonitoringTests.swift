@@ -88,8 +88,7 @@ import Glibc
         var run = RunRecord(runID: 1, tenant: "north", scope: "all", startedAt: Date(timeIntervalSince1970: 1_700_000_000), status: .drift)
         run.missedDeletes = 4
         run.heldDeletes = 4
-        let folder = NSTemporaryDirectory() + "promtool-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("promtool").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try MetricsFile.write([MetricsFile.Sample(tenant: "north", status: .drift, finishedAt: Date(), seconds: 1, run: run)], to: folder + "/run.prom")
         let metrics = try String(contentsOfFile: folder + "/run.prom", encoding: .utf8)
@@ -126,8 +125,7 @@ import Glibc
     /// same families as the textfile; a failed run keeps the last success's gauge as it was.
     @Test func metricsPushedToAPushgatewayKeepTheLastSuccessThroughAFailure() async throws {
         let port = try FreePort.take()
-        let folder = NSTemporaryDirectory() + "pushgateway-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("pushgateway").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         _ = await Command.run("/bin/sh", ["-c", #"/usr/bin/prometheus-pushgateway --web.listen-address=127.0.0.1:$0 >"$1/log" 2>&1 & echo $! >"$1/pid""#, String(port), folder])
         defer { _ = kill(pid_t((try? String(contentsOfFile: folder + "/pid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0, SIGTERM) }

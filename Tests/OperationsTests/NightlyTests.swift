@@ -13,7 +13,7 @@ import TestSupport
 
     @Test func twoSchoolsOneFailingGiveTheWorstCodeAndKeepTheGoodOnesReport() async throws {
         let database = try TestPostgres.makeDatabase("nightly")
-        let work = FileManager.default.temporaryDirectory.appending(path: "nightly-\(UUID().uuidString)")
+        let work = try temporaryFolder("nightly")
         defer { try? FileManager.default.removeItem(at: work) }
         let reports = work.appending(path: "reports")
         let metrics = work.appending(path: "metrics")
@@ -97,8 +97,7 @@ import TestSupport
 
     @Test func flagsWinOverTheFile() async throws {
         let database = try TestPostgres.makeDatabase("flags")
-        let work = FileManager.default.temporaryDirectory.appending(path: "flags-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let work = try temporaryFolder("flags")
         defer { try? FileManager.default.removeItem(at: work) }
         let simulator = DreamClassSimulator(school: .generate(periods: 2, studentsPerPeriod: 3, seed: 1),
                                             settings: SimulatorSettings(apiKey: "k", schoolCode: "N", tenant: "north"))
@@ -123,9 +122,8 @@ import TestSupport
 
     @Test func aSchoolNamedLikeAPathWritesOnlyInsideTheFolders() async throws {
         let database = try TestPostgres.makeDatabase("nightly-names")
-        let work = FileManager.default.temporaryDirectory.appending(path: "names-\(UUID().uuidString)")
+        let work = try temporaryFolder("names")
         let reports = work.appending(path: "deep/reports"), metrics = work.appending(path: "deep/metrics")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
         let name = "a/../../../x y"
         let simulator = DreamClassSimulator(school: .generate(periods: 1, studentsPerPeriod: 2, seed: 1),

@@ -55,8 +55,7 @@ import TestSupport
     }
 
     @Test func everyNumericKeyOfTheFileAtItsExtremesIsRefusedOrValid() async throws {
-        let folder = NSTemporaryDirectory() + "numbers-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("numbers").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try "k".write(toFile: folder + "/key", atomically: true, encoding: .utf8)
         let keys = ["concurrency", "max_rps", "timeout", "page_size", "max_attempts", "read_attempts", "max_retry_after",
@@ -79,8 +78,7 @@ import TestSupport
     /// traps on it), and never after a backfill has stored anything.
     @Test func aPortOutOfRangeInAnyURLIsRefusedWhereItEnters() async throws {
         let bad = "http://127.0.0.1:99999/x"
-        let folder = NSTemporaryDirectory() + "ports-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("ports").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try "k".write(toFile: folder + "/key", atomically: true, encoding: .utf8)
         var results: [(String, Command.Result)] = []

@@ -27,8 +27,7 @@ import TestSupport
             return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "bad request; you sent: \(headers)")))
         }
         let url = try await echo.start()
-        let folder = NSTemporaryDirectory() + "secrets-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("secrets").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try Self.apiKey.write(toFile: folder + "/key", atomically: true, encoding: .utf8)
         try "schools:\n  echo:\n    base_url: \(url)/v1\n    school_code: S\n    api_key_file: \(folder)/key\n    max_attempts: 1\n"
@@ -52,8 +51,7 @@ import TestSupport
     }
 
     @Test func aKeyFileWithASecondLineIsRefusedNamingTheFileNotTheContent() async throws {
-        let folder = NSTemporaryDirectory() + "secrets-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("secrets").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try "\(Self.apiKey)\nrotated-2026-11\n".write(toFile: folder + "/two-lines.key", atomically: true, encoding: .utf8)
         try "\(Self.apiKey)\u{7}".write(toFile: folder + "/bell.key", atomically: true, encoding: .utf8)

@@ -13,8 +13,7 @@ import TestSupport
     /// child another test forks at that moment, and a stub still open for writing in any process
     /// cannot be run (ETXTBSY), which made the script see a stub as missing.
     static func machine(_ commands: [String], uid: Int) async throws -> String {
-        let bin = NSTemporaryDirectory() + "setup-bin-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let bin = try temporaryFolder("setup-bin").path
         try FileManager.default.createSymbolicLink(atPath: bin + "/bash", withDestinationPath: "/bin/bash")
         let writes = (commands + ["id"]).map { command in
             #"printf '#!/bin/bash\n%s\n' '\#(command == "id" ? "echo \(uid)" : "exit 0")' > "$0/\#(command)" && chmod 755 "$0/\#(command)""#

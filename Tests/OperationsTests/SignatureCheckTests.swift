@@ -29,8 +29,7 @@ import Testing
                                         signature: signer.sign(eventID: id.uuidString.lowercased()),
                                         data: Enrollment(id: index, studentId: 1, active: true, addedAt: "2024-10-02T09:40:02.179+00:00"))
         }
-        let folder = NSTemporaryDirectory() + "signatures-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("signatures").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try lines.joined(separator: "\n").write(toFile: folder + "/events.jsonl", atomically: true, encoding: .utf8)
         try "schools:\n  north:\n    school_code: N\n".write(toFile: folder + "/s.yaml", atomically: true, encoding: .utf8)
@@ -52,8 +51,7 @@ import Testing
         settings.pageSize = 7
         let simulator = DreamClassSimulator(school: .generate(periods: 2, studentsPerPeriod: 12, seed: 2), settings: settings)
         let url = try await simulator.start()
-        let folder = NSTemporaryDirectory() + "probe-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("probe").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try "schools:\n  north:\n    base_url: \(url)\n    school_code: N\n".write(toFile: folder + "/s.yaml", atomically: true, encoding: .utf8)
         let check = await Command.run("dreamclass-reconcile", ["config", "check", "--config", folder + "/s.yaml"], environment: ["DREAMCLASS_API_KEY": "k"])

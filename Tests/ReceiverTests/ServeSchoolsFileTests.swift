@@ -25,8 +25,7 @@ import Testing
 
     @Test func eachSchoolsSecretAndKeyEncodingCheckItsTenant() async throws {
         let (database, _) = try TestPostgres.makeStore("serve-file")
-        let folder = NSTemporaryDirectory() + "serve-file-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("serve-file").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let northSecret = Data("north secret".utf8).base64EncodedString()
         let southSecret = "south raw secret"

@@ -189,8 +189,7 @@ import TestSupport
 
     /// A setting a person must fix is 78, naming it: a school the file lacks, a key file that cannot be read.
     @Test func aSchoolNotInTheFileAndAnUnreadableKeyAre78() async throws {
-        let folder = NSTemporaryDirectory() + "cli-config-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder("cli-config").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try "schools:\n  north:\n    school_code: N\n    api_key_file: \(folder)/north.key\n".write(toFile: folder + "/s.yaml", atomically: true, encoding: .utf8)
         let noSchool = await Command.run("dreamclass-reconcile", ["run", "--config", folder + "/s.yaml", "--school", "south", "--database", database.conninfo])

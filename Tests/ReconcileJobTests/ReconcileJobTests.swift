@@ -25,23 +25,10 @@ import Testing
     func run(
         _ simulator: DreamClassSimulator, _ options: ReconcileJob.Options? = nil, maxAttempts: Int = 2, logger: Logger = Logger(label: "reconcile")
     ) async throws -> ReconcileJob.Outcome {
-        let url = try await simulator.start()
-        let client = try DreamClassClient(configuration: DreamClassConfiguration(
-            baseURL: url, apiKey: "k", schoolCode: "S", tenant: Self.tenant, maxAttempts: maxAttempts,
-            backoffBase: .milliseconds(5), backoffCap: .milliseconds(20)
-        ))
-        defer { Task { await simulator.stop() } }
-        do {
-            let outcome = try await ReconcileJob(options: options ?? .init(schema: "dreamclass", tenant: Self.tenant), logger: logger)
-                .run(connection: connection, lockConnection: try database.connect(), client: client, now: Self.now)
-            try await client.shutdown()
-            await simulator.stop()
-            return outcome
-        } catch {
-            try? await client.shutdown()
-            await simulator.stop()
-            throw error
-        }
+        try await JobHarness.reconcile(
+            simulator, database: database, connection: connection, options: options ?? .init(schema: "dreamclass", tenant: Self.tenant),
+            now: Self.now, logger: logger
+        ) { $0.maxAttempts = maxAttempts }
     }
 
     static func simulator(_ school: School, change: (inout SimulatorSettings) -> Void = { _ in }) -> DreamClassSimulator {

@@ -9,6 +9,7 @@ public final class TestHTTPServer: Sendable {
     private let server = InProcessServer()
 
     public init(respond: @escaping @Sendable (Request) async -> Response) {
+        TestLogging.bootstrap()
         self.respond = respond
     }
 

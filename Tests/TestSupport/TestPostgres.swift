@@ -8,7 +8,10 @@ import Synchronization
 public enum TestPostgres {
     /// The server, started on first use. A server that cannot start is an error for every test
     /// that needs it, never a skip.
-    public static func shared() throws -> TemporaryPostgresServer { try started.get() }
+    public static func shared() throws -> TemporaryPostgresServer {
+        TestLogging.bootstrap()
+        return try started.get()
+    }
 
     private static let started = Result { try TemporaryPostgresServer() }
     private static let quietServer = Result { try TemporaryPostgresServer() }
@@ -20,6 +23,7 @@ public enum TestPostgres {
     ///   assertions depend on the server's oldest open transaction (the fold's horizon), which any
     ///   open transaction of any database holds back. Such a suite runs its tests one at a time.
     public static func makeDatabase(_ label: String = "test", quiet: Bool = false) throws -> TestDatabase {
+        TestLogging.bootstrap()
         let server = try quiet ? quietServer.get() : shared()
         let number = counter.withLock { value in
             value += 1
