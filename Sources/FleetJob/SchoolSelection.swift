@@ -34,4 +34,28 @@ public enum SchoolSelection {
         }
         return try names.map { try file.resolve(school: $0, environment: environment) }
     }
+
+    /// The settings of a run's school, for its backfill: from the file when one is given (the
+    /// school named, or the one of the run's tenant), else the built-in defaults. A file without
+    /// the tenant is refused, so that a school's own limits are never replaced by the defaults.
+    public static func school(
+        ofRun runID: Int64, tenant: String, configPath: String?, school: String?, environment: [String: String], warning: (String) -> Void
+    ) throws -> SchoolSettings {
+        guard let path = configPath else {
+            return SchoolSettings(name: tenant, api: DreamClassConfiguration(apiKey: "", schoolCode: "", tenant: tenant))
+        }
+        let file = try SettingsFile.load(path: path)
+        file.warnings.forEach(warning)
+        let names = school.map { [$0] } ?? file.schools(ofTenant: tenant, environment: environment)
+        guard let name = names.first else { throw SchoolNotInFile(runID: runID, tenant: tenant, file: path, schools: file.schoolNames) }
+        guard names.count == 1 else {
+            throw SettingsError(file: path, key: "schools", message: "\(names.joined(separator: " and ")) share tenant \"\(tenant)\": name one with --school")
+        }
+        let settings = try file.school(name, environment: environment)
+        guard settings.api.tenant == tenant else {
+            throw SettingsError(file: path, key: "schools.\(name).tenant",
+                                message: "is \"\(settings.api.tenant)\", but run \(runID) is of tenant \"\(tenant)\": name the run's school, or another run")
+        }
+        return settings
+    }
 }

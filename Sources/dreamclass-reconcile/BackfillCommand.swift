@@ -91,7 +91,8 @@ struct BackfillCommand: AsyncParsableCommand {
         let connection = try global.connect(logger: logger, deadline: deadline ?? "\(SchoolSettings.defaultDeadline.components.seconds)s")
         let tenant = try RunStore(schema: global.resolvedSchema).run(run, on: connection)?.tenant
         guard let tenant else { throw BackfillError.noSuchRun(run) }
-        var backfill = SchoolBackfill(school: self.backfill.applied(to: try schoolSettings(tenant: tenant, environment: environment)),
+        var backfill = SchoolBackfill(school: self.backfill.applied(to: try SchoolSelection.school(ofRun: run, tenant: tenant, configPath: global.resolvedConfigPath, school: school, environment: environment,
+                                                                               warning: { printError("warning: \($0)\n") })),
                                       schema: global.resolvedSchema)
         backfill.allowMassDelete = self.backfill.allowMassDelete
         backfill.allowMassCreate = self.backfill.allowMassCreate
@@ -103,27 +104,6 @@ struct BackfillCommand: AsyncParsableCommand {
                                stop: { Interruption.stop }, logger: logger)
         }
         if code != ExitStatus.ok { throw ExitCode(code) }
-    }
-
-    /// The settings of the run's school: from the file when one is given (the school named, or
-    /// the one of the run's tenant), else the built-in defaults.
-    private func schoolSettings(tenant: String, environment: [String: String]) throws -> SchoolSettings {
-        guard let path = global.resolvedConfigPath else {
-            return SchoolSettings(name: tenant, api: DreamClassConfiguration(apiKey: "", schoolCode: "", tenant: tenant))
-        }
-        let file = try SettingsFile.load(path: path)
-        for warning in file.warnings { printError("warning: \(warning)\n") }
-        let names = school.map { [$0] } ?? file.schools(ofTenant: tenant, environment: environment)
-        guard let name = names.first else { throw SchoolNotInFile(runID: run, tenant: tenant, file: path, schools: file.schoolNames) }
-        guard names.count == 1 else {
-            throw SettingsError(file: path, key: "schools", message: "\(names.joined(separator: " and ")) share tenant \"\(tenant)\": name one with --school")
-        }
-        let settings = try file.school(name, environment: environment)
-        guard settings.api.tenant == tenant else {
-            throw SettingsError(file: path, key: "schools.\(name).tenant",
-                                message: "is \"\(settings.api.tenant)\", but run \(run) is of tenant \"\(tenant)\": name the run's school, or another run")
-        }
-        return settings
     }
 }
 

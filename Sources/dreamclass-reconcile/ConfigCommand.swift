@@ -42,87 +42,12 @@ struct ConfigCheck: AsyncParsableCommand {
             printError("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(path); the file's keys: \(SettingsFile.keyNames.joined(separator: ", "))\n")
             throw ExitCode(ExitStatus.configuration)
         }
-        if signatures, !offline {
-            try checkSignatures(file, environment: environment)
-            return
-        }
-        var codes: [Int32] = []
-        for name in file.schoolNames {
-            // Checked above: every school resolves.
-            let settings = try file.school(name, environment: environment)
-            guard !offline else {
-                try StandardStream.output.line("school \(name): settings valid (tenant \(settings.api.tenant))")
-                continue
-            }
-            let client = try DreamClassClient(configuration: settings.api, logger: try global.makeLogger(label: "config"))
-            do {
-                let probe = try await client.probe()
-                try StandardStream.output.line("school \(name): ok, \(probe.periods) periods (tenant \(settings.api.tenant), \(settings.api.baseURL))")
-                try report(probe, school: name, pageSize: settings.api.pageSize)
-            } catch {
-                codes.append(ExitCodes.code(for: error))
-                printError("school \(name): \(error)\n")
-            }
-            try? await client.shutdown()
-        }
-        let worst = ExitStatus.worst(codes)
-        if worst != ExitStatus.ok { throw ExitCode(worst) }
-    }
-}
-
-extension ConfigCheck {
-    /// What the probe found next to what the configuration says, and the YAML to paste when they differ.
-    func report(_ probe: APIProbe, school: String, pageSize: Int) throws {
-        guard let period = probe.period else {
-            try StandardStream.output.line("  GetPeriodStudents: no period has enrollments; paging could not be probed")
-            return
-        }
-        let size = probe.rosterSize.map { ", \($0) enrollments" } ?? ""
-        let shape = probe.pageRows == nil
-            ? "a bare array (no paging)"
-            : "page envelopes; page sizes honoured up to \(probe.largestHonouredPageSize.map(String.init) ?? "none")"
-        try StandardStream.output.line("  GetPeriodStudents (period \(period)\(size)): \(shape); configured page_size \(pageSize)")
-        try StandardStream.output.line("  GetStudent: \(probe.student ?? "not probed")")
-        let corrections = probe.corrections(pageSize: pageSize)
-        guard !corrections.isEmpty else { return }
-        try StandardStream.output.line("  to match what the API does, set in schools.\(school) of the file:")
-        for (key, value) in corrections { try StandardStream.output.line("    \(key): \(value)") }
-    }
-
-    /// For each school: how many of its newest stored events verify under each key encoding, and
-    /// the setting to use. The secret comes from the environment or the school's
-    /// `webhook_secret_file`, and is never printed.
-    func checkSignatures(_ file: SettingsFile, environment: [String: String]) throws {
-        let logger = try global.makeLogger(label: "config")
-        let connection = try global.connect(logger: logger)
-        let sample = SignatureSample(schema: global.resolvedSchema)
-        var failed = false
-        for name in file.schoolNames {
-            let settings = try file.school(name, environment: environment)
-            let secrets = settings.secretsEnvironment(environment)
-            let prefix = "school \(name) (tenant \(settings.api.tenant))"
-            guard let secret = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: secrets) else {
-                printError("\(prefix): no webhook secret (DREAMCLASS_WEBHOOK_SECRET, _FILE, or webhook_secret_file)\n")
-                failed = true
-                continue
-            }
-            let events = try sample.newest(tenant: settings.api.tenant, limit: last, on: connection)
-            guard !events.isEmpty else {
-                try StandardStream.output.line("\(prefix): no stored events to check")
-                continue
-            }
-            let tally = WebhookSignature.tally(secret: secret, events: events)
-            let counts = WebhookSignature.KeyEncoding.allCases.map { encoding in
-                "\(encoding.rawValue) \(tally[encoding].map { "\($0) of \(events.count)" } ?? "not readable")"
-            }.joined(separator: ", ")
-            if let best = tally.max(by: { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }), best.value > 0 {
-                try StandardStream.output.line("\(prefix): signatures that verify: \(counts); use --key-encoding \(best.key.rawValue)")
-            } else {
-                failed = true
-                try StandardStream.output.line("\(prefix): signatures that verify: \(counts); none verify: the secret is not the one DreamClass signs with, or the events were not signed")
-            }
-        }
-        if failed { throw ExitCode(ExitStatus.configuration) }
+        let global = self.global
+        let job = ConfigCheckJob(file: file, environment: environment, console: .commandLine, makeLogger: { try global.makeLogger(label: $0) })
+        let code = signatures && !offline
+            ? try job.signatures(last: last, schema: global.resolvedSchema, connection: try global.connect(logger: try global.makeLogger(label: "config")))
+            : try await job.probe(offline: offline)
+        if code != ExitStatus.ok { throw ExitCode(code) }
     }
 }
 

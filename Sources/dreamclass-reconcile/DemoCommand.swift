@@ -1,8 +1,9 @@
-import FileOutput
 import ArgumentParser
 import DreamClassAPI
 import DreamClassSimulator
 import EventStore
+import FileOutput
+import FleetJob
 import Foundation
 import Postgres
 import PostgresServer
@@ -77,7 +78,7 @@ struct DemoCommand: AsyncParsableCommand {
             try? await client.shutdown()
             await simulator.stop()
             printError("error: \(error)\n")
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.error)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DreamClassAPI
 import FileOutput
+import FleetJob
 import Foundation
 import ReconcileJob
 import Reconciliation

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DreamClassAPI
+import FleetJob
 import Foundation
 import Logging
 import Postgres

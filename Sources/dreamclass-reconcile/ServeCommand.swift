@@ -1,13 +1,14 @@
 import ArgumentParser
 import DreamClassAPI
 import EventStore
+import FleetJob
 import Foundation
 import Hummingbird
 import Postgres
 import Receiver
 import Reconciliation
-import Settings
 import ServiceLifecycle
+import Settings
 import Signing
 
 struct ServeCommand: AsyncParsableCommand {

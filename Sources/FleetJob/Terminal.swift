@@ -1,5 +1,4 @@
 import FileOutput
-import FleetJob
 import Foundation
 import Logging
 import Postgres
@@ -11,24 +10,27 @@ import Synchronization
 import Glibc
 #endif
 
+// What the command line's processes print and log: secrets redacted from every line, log lines
+// as text or JSON on stderr, a progress line only on a terminal.
+
 /// The secrets this process has read, so no log line shows them, whatever logs it.
-enum Secrets {
+public enum Secrets {
     private static let known = Mutex<[String]>([])
 
-    static func register(_ secret: String?) {
+    public static func register(_ secret: String?) {
         guard let secret, secret.count >= 4 else { return }
         known.withLock { if !$0.contains(secret) { $0.append(secret) } }
     }
 
     /// The environment's secrets: API key, webhook secret, delivery and database passwords.
-    static func registerEnvironment(_ environment: [String: String]) {
+    public static func registerEnvironment(_ environment: [String: String]) {
         for name in ["DREAMCLASS_API_KEY", "DREAMCLASS_WEBHOOK_SECRET", "DREAMCLASS_DELIVER_PASSWORD", "PGPASSWORD"] {
             register(environment[name])
         }
         for password in Redactor.passwords(in: environment["DATABASE_URL"] ?? "") { register(password) }
     }
 
-    static func redact(_ text: String) -> String {
+    public static func redact(_ text: String) -> String {
         known.withLock { $0 }.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
     }
 }
@@ -36,7 +38,7 @@ enum Secrets {
 extension SettingsFile {
     /// ``resolve(school:environment:)``, the school's API key known to the redaction from then on
     /// (every command resolves a school this way, `config check` too).
-    func school(_ name: String, environment: [String: String]) throws -> SchoolSettings {
+    public func school(_ name: String, environment: [String: String]) throws -> SchoolSettings {
         let settings = try resolve(school: name, environment: environment)
         Secrets.register(settings.api.apiKey)
         return settings
@@ -46,39 +48,39 @@ extension SettingsFile {
 /// Writes a line for a person on stderr (an error, a warning, a summary), with every known
 /// secret redacted: the one way the command line prints what may carry a server's or a
 /// library's words.
-func printError(_ text: String) {
+public func printError(_ text: String) {
     StandardStream.error.attempt(Secrets.redact(text))
 }
 
 /// How log lines look: readable on a terminal, one JSON object per line for machines.
-enum LogFormat: String, CaseIterable {
+public enum LogFormat: String, CaseIterable, Sendable {
     case text, json
 
     /// JSON unless stderr is a terminal.
-    static var automatic: LogFormat { isatty(STDERR_FILENO) == 1 ? .text : .json }
+    public static var automatic: LogFormat { isatty(STDERR_FILENO) == 1 ? .text : .json }
 }
 
 /// Writes log lines to stderr, with secrets redacted and the run's id and tenant from
 /// ``RunContext`` on every line.
-struct StderrLogHandler: LogHandler {
+public struct StderrLogHandler: LogHandler {
     let label: String
     let format: LogFormat
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-    var metadataProvider: Logger.MetadataProvider? = RunContext.metadataProvider
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    public var metadataProvider: Logger.MetadataProvider? = RunContext.metadataProvider
     private static let lock = Mutex(())
 
-    init(label: String, format: LogFormat) {
+    public init(label: String, format: LogFormat) {
         self.label = label
         self.format = format
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
         if let extra = event.metadata { all.merge(extra) { $1 } }
@@ -102,7 +104,7 @@ struct StderrLogHandler: LogHandler {
 
 /// A progress line on a terminal: periods read, students looked up, and an ETA. Nothing when
 /// stderr is not a terminal, so cron logs stay clean.
-final class ProgressLine: Sendable {
+public final class ProgressLine: Sendable {
     private struct State {
         var shown = RunProgress()
         var started = ContinuousClock.now
@@ -111,9 +113,9 @@ final class ProgressLine: Sendable {
 
     private let state = Mutex(State())
 
-    static func makeIfTerminal() -> ProgressLine? { isatty(STDERR_FILENO) == 1 ? ProgressLine() : nil }
+    public static func makeIfTerminal() -> ProgressLine? { isatty(STDERR_FILENO) == 1 ? ProgressLine() : nil }
 
-    func update(_ progress: RunProgress) {
+    public func update(_ progress: RunProgress) {
         let line = state.withLock { state -> String in
             if progress.periodsTotal > 0 { (state.shown.periodsRead, state.shown.periodsTotal) = (progress.periodsRead, progress.periodsTotal) }
             if progress.studentsTotal > 0 {
@@ -133,10 +135,10 @@ final class ProgressLine: Sendable {
         printError("\r\u{1B}[K\(line)")
     }
 
-    func finish() { printError("\r\u{1B}[K") }
+    public func finish() { printError("\r\u{1B}[K") }
 
     /// A line of another job's own (ingest's counts, a backfill's deliveries), only on a terminal.
-    static func show(_ text: String) {
+    public static func show(_ text: String) {
         guard isatty(STDERR_FILENO) == 1 else { return }
         printError("\r\u{1B}[K\(text)")
     }
@@ -145,7 +147,7 @@ final class ProgressLine: Sendable {
 extension Console {
     /// The process's streams: summaries on stdout (stderr when stdout carries a report), errors on
     /// stderr, progress only on a terminal, every known secret redacted.
-    static let commandLine = Console(
+    public static let commandLine = Console(
         write: { text, toError in try (toError ? StandardStream.error : StandardStream.output).write(text) },
         error: { printError($0) },
         status: { ProgressLine.show($0) },
