@@ -17,7 +17,7 @@ public struct ExplainJob: Sendable {
         /// The run to explain; `nil`: the tenant's newest complete run.
         public var runID: Int64?
         /// For `--live`: changes newer than this are in flight.
-        public var settle: Duration = .seconds(900)
+        public var settle: Duration = Reconciler.defaultSettle
 
         public init(schema: String, tenant: String, enrollmentID: Int, runID: Int64? = nil) {
             self.schema = schema

@@ -42,7 +42,7 @@ public struct ReconcileJob: Sendable {
         public var redact: @Sendable (String) -> String = { $0 }
 
         public init(
-            schema: String, tenant: String, scope: ReconcileScope = .all, settle: Duration = .seconds(900),
+            schema: String, tenant: String, scope: ReconcileScope = .all, settle: Duration = Reconciler.defaultSettle,
             skipStudentDetails: Bool = false, dryRun: Bool = false, reportPath: String? = nil, format: DriftReport.Format = .csv
         ) {
             self.schema = schema

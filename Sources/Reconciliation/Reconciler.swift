@@ -9,6 +9,10 @@ public struct Reconciler: Sendable {
     /// Changes newer than this are in flight (their webhook may still be on its way), not drift.
     public var settleCutoff: Date
 
+    /// The settle window when no flag or setting names one: a quarter of an hour, longer than
+    /// DreamClass retries a webhook and than a receiver's queue takes to drain.
+    public static let defaultSettle: Duration = .seconds(900)
+
     public init(settleCutoff: Date) {
         self.settleCutoff = settleCutoff
     }

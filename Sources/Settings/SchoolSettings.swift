@@ -10,7 +10,7 @@ public struct SchoolSettings: Sendable {
     public var name: String
     public var api: DreamClassConfiguration
     public var scope: ReconcileScope = .all
-    public var settle: Duration = .seconds(900)
+    public var settle: Duration = Reconciler.defaultSettle
     public var backfill = false
     public var maxDeletes: DeleteLimit = .default
     public var createGuard: CreateGuard = .default
