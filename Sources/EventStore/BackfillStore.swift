@@ -75,13 +75,16 @@ public struct BackfillStore: Sendable {
     /// Which of `ids` got a real event (not a backfill's) stored or timed after `since`.
     public func enrollmentsWithNewerEvents(_ ids: [Int], tenant: String, since: Date, on connection: Connection) throws -> Set<Int> {
         guard !ids.isEmpty else { return [] }
-        let rows = try connection.query("""
-            SELECT DISTINCT (payload->'data'->>'id')::bigint FROM \(quoteIdentifier(schema)).webhook_events
-            WHERE tenant = $1 AND event_type LIKE 'STUDENT\\_PERIOD\\_%' AND source <> 'backfill'
-              AND (payload->'data'->'id') IN (SELECT to_jsonb(id) FROM unnest($2::bigint[]) id)
-              AND (received_at > $3 OR event_time > $3)
-            """, [tenant, PostgresArray(ids), since]).rows
-        return Set(try rows.map { try $0.decode(Int.self, at: 0) })
+        return try connection.transaction(readOnly: true) { session in
+            let id = try EventLayout.current(session, schema: schema).enrollmentID(prefix: "")
+            let rows = try session.query("""
+                SELECT DISTINCT (\(id))::bigint FROM \(quoteIdentifier(schema)).webhook_events
+                WHERE tenant = $1 AND event_type LIKE 'STUDENT\\_PERIOD\\_%' AND source <> 'backfill'
+                  AND \(id) = ANY ($2::bigint[])
+                  AND (received_at > $3 OR event_time > $3)
+                """, [tenant, PostgresArray(ids), since]).rows
+            return Set(try rows.map { try $0.decode(Int.self, at: 0) })
+        }
     }
 
     /// Stores a batch of a run's events in one transaction (COPY into a staging table, then one
@@ -90,15 +93,19 @@ public struct BackfillStore: Sendable {
         try connection.transaction { session in
             try session.execute("""
                 CREATE TEMPORARY TABLE IF NOT EXISTS backfill_staging (event_id uuid, student_period_id bigint, kind text, \
-                event_type text, event_time timestamptz, signature_valid boolean, body text) ON COMMIT DELETE ROWS
+                event_type text, event_time timestamptz, signature text, signature_valid boolean, body text, \
+                data_id bigint, student_id bigint, active boolean, added_at timestamptz) ON COMMIT DELETE ROWS
                 """)
             try session.copyIn("COPY pg_temp.backfill_staging FROM STDIN") { writer in
                 for event in batch {
-                    try writer.row([event.eventID, event.studentPeriodID, event.kind, event.eventType, event.eventTime, event.signatureValid, event.body])
+                    // Typed by the same reading as every other writer's: the body's envelope.
+                    let envelope = try WebhookEnvelope.validate(Array(event.body.utf8))
+                    try writer.row([event.eventID, event.studentPeriodID, event.kind, event.eventType, event.eventTime, envelope.signature,
+                                    event.signatureValid, event.body] + WebhookEventsTable.typedFields(envelope))
                 }
             }
             let inserted = try session.query(WebhookEventsTable.insert(schema: schema, rows: """
-                SELECT event_id, $1, event_type, event_time, body::jsonb->>'signature', signature_valid, body::jsonb, body, 'backfill'
+                SELECT event_id, $1, event_type, event_time, signature, signature_valid, body, 'backfill', data_id, student_id, active, added_at
                 FROM pg_temp.backfill_staging
                 """), [tenant]).rows.map { try $0.decode(UUID.self, at: 0) }
             try session.execute("""

@@ -21,12 +21,11 @@ public struct EventRetention: Sendable {
     /// Removes (or with `dryRun` only counts) the superseded events stored before `cutoff`, per tenant.
     public func prune(storedBefore cutoff: Date, tenant: String? = nil, dryRun: Bool, on connection: Connection) throws -> [String: Int] {
         let s = quoteIdentifier(schema)
-        let candidates = """
-            SELECT \(LocalEventReader.eventColumns(prefix: "e.")), e.tenant FROM \(s).webhook_events e
+        func candidates(_ layout: EventLayout) -> String { """
+            SELECT \(LocalEventReader.eventColumns(prefix: "e.", layout: layout)), e.tenant FROM \(s).webhook_events e
             JOIN \(s).fold_checkpoints c ON c.tenant = e.tenant
             JOIN \(s).enrollment_states st ON st.tenant = e.tenant
-                AND jsonb_typeof(e.payload->'data'->'id') = 'number'
-                AND st.student_period_id = (e.payload->'data'->>'id')::numeric
+                AND st.student_period_id = \(layout.enrollmentID(prefix: "e."))
             WHERE e.event_type LIKE 'STUDENT\\_PERIOD\\_%'
               AND ($2::text IS NULL OR e.tenant = $2)
               AND e.received_at < $1
@@ -36,10 +35,12 @@ public struct EventRetention: Sendable {
               AND e.source <> 'backfill'
               AND NOT EXISTS (SELECT 1 FROM \(s).backfill_events b WHERE b.event_id = e.event_id)
             """
+        }
         return try connection.transaction { session in
             var removable: [(tenant: String, eventID: UUID)] = []
-            try session.stream(candidates, [cutoff, tenant]) { row in
-                guard case .usable(let event) = EventUsability(try LocalEventReader.storedEvent(row)) else { return }
+            let layout = try EventLayout.current(session, schema: schema)
+            try session.stream(candidates(layout), [cutoff, tenant]) { row in
+                guard case .usable(let event) = EventUsability(try LocalEventReader.storedEvent(row, layout: layout)) else { return }
                 removable.append((try row.decode(String.self, at: 8), event.eventID))
             }
             if !dryRun {

@@ -31,7 +31,9 @@ public struct ExplainStore: Sendable {
     public func evidence(tenant: String, enrollmentID: Int, runID: Int64?, on connection: Connection) throws -> Explanation.Evidence {
         try connection.begin(isolation: .repeatableRead)
         defer { connection.rollback() }
-        var evidence = Explanation.Evidence(tenant: tenant, enrollmentID: enrollmentID, events: try events(tenant: tenant, enrollmentID: enrollmentID, on: connection))
+        let layout = try connection.withSession { try EventLayout.current($0, schema: schema) }
+        var evidence = Explanation.Evidence(tenant: tenant, enrollmentID: enrollmentID,
+                                            events: try events(tenant: tenant, enrollmentID: enrollmentID, layout: layout, on: connection))
         try connection.withSession { session in
             let kept = FoldStateStore(schema: schema)
             evidence.horizon = try kept.horizon(tenant: tenant, on: session)
@@ -91,25 +93,43 @@ public struct ExplainStore: Sendable {
         return evidence
     }
 
-    /// Every stored event of the tenant whose `data.id` is `enrollmentID` (as a number, or as a
-    /// string the fold cannot use): the student-period family through its index, then the others.
-    public func events(tenant: String, enrollmentID: Int, on connection: Connection) throws -> [StoredEvent] {
-        let columns = LocalEventReader.eventColumns(prefix: "") + ", received_at, source, (payload->'data')::text, inserted_xid"
-        let sameID = "(payload -> 'data' -> 'id') = ANY (ARRAY[to_jsonb($2::bigint), to_jsonb($2::text)])"
-        return try connection.query("""
+    /// Every stored event of the tenant whose `data.id` is `enrollmentID` (a JSON integer): the
+    /// student-period family through its index; the other families (which keep no typed
+    /// columns) by their body, read here, not by the server (a body need not be a document
+    /// PostgreSQL's jsonb can hold).
+    func events(tenant: String, enrollmentID: Int, layout: EventLayout, on connection: Connection) throws -> [StoredEvent] {
+        // The document as it came: the body (or, for a row not converted yet without one, the jsonb's text).
+        let body = layout == .typed ? "body" : "coalesce(body, payload::text)"
+        let columns = LocalEventReader.eventColumns(prefix: "", layout: layout) + ", received_at, source, \(body), inserted_xid"
+        let rows = try connection.query("""
             SELECT \(columns) FROM \(s).webhook_events
-            WHERE tenant = $1 AND event_type LIKE 'STUDENT\\_PERIOD\\_%' AND \(sameID)
+            WHERE tenant = $1 AND event_type LIKE 'STUDENT\\_PERIOD\\_%' AND \(layout.enrollmentID(prefix: "")) = $2
             UNION ALL
             SELECT \(columns) FROM \(s).webhook_events
-            WHERE tenant = $1 AND event_type NOT LIKE 'STUDENT\\_PERIOD\\_%' AND \(sameID)
-            """, [tenant, enrollmentID]).rows.map { row in
-            var event = try LocalEventReader.storedEvent(row)
+            WHERE tenant = $1 AND event_type NOT LIKE 'STUDENT\\_PERIOD\\_%' AND strpos(\(body), $2::bigint::text) > 0
+            """, [tenant, enrollmentID]).rows
+        let decoder = JSONDecoder()
+        return try rows.compactMap { row in
+            var event = try LocalEventReader.storedEvent(row, layout: layout)
+            let text: String = try row.decodeIfPresent(at: 10) ?? ""
+            if LocalEvent.Kind(eventType: event.eventType) == nil {
+                // Another family: its `data.id`, read as the fold would read it, must be the enrollment's.
+                guard WebhookEnvelope.dataFields(of: Array(text.utf8), decoder: decoder).id == enrollmentID else { return nil }
+            }
             event.receivedAt = try row.decode(at: 8)
             event.source = try row.decode(at: 9)
-            event.data = try row.decodeIfPresent(at: 10)
+            event.data = Self.data(of: text)
             event.insertedXID = try row.decodeIfPresent(at: 11)
             return event
         }
+    }
+
+    /// `data` of a body, as compact JSON with sorted keys; the body itself when it cannot be read.
+    static func data(of body: String) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], let data = object["data"],
+              let text = try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        else { return body }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The tenants whose stored events or runs name `enrollmentID`: what to suggest when the

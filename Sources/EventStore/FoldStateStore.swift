@@ -73,7 +73,7 @@ public struct FoldStateStore: Sendable {
             if let student = try row.decodeIfPresent(Int.self, at: 4), let active = try row.decodeIfPresent(Bool.self, at: 5),
                 let addedAt = try row.decodeIfPresent(String.self, at: 6), let instant = Timestamp.parse(addedAt)
             {
-                record = EnrollmentRecord(studentID: student, active: active, addedAt: addedAt, addedAtInstant: instant)
+                record = EnrollmentRecord(studentID: student, active: active, addedAtInstant: instant)
             }
             try body(EventFold.State(lastEvent: LocalEvent(
                 eventID: try row.decode(at: 1), kind: kind, timeMillis: try row.decode(at: 3), enrollmentID: id, record: record

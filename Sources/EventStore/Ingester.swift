@@ -138,7 +138,8 @@ public struct Ingester: Sendable {
         try connection.execute("""
             CREATE TEMPORARY TABLE IF NOT EXISTS ingest_staging (
                 line_number bigint, event_id uuid, tenant text, event_type text, event_time timestamptz,
-                signature text, signature_valid boolean, body text
+                signature text, signature_valid boolean, body text,
+                student_period_id bigint, student_id bigint, active boolean, added_at timestamptz
             ) ON COMMIT DELETE ROWS
             """)
     }
@@ -282,7 +283,8 @@ public struct Ingester: Sendable {
         WITH inserted AS (
             \(WebhookEventsTable.insert(schema: schema, rows: """
                 SELECT DISTINCT ON (event_id)
-                    event_id, tenant, event_type, event_time, signature, signature_valid, body::jsonb, body, $1
+                    event_id, tenant, event_type, event_time, signature, signature_valid, body, $1,
+                    student_period_id, student_id, active, added_at
                 FROM pg_temp.ingest_staging
                 ORDER BY event_id, line_number
                 """))
@@ -294,13 +296,16 @@ public struct Ingester: Sendable {
     /// Loads rows into the temporary table, which empties itself at commit.
     private func copyToStaging(_ accepted: [Accepted], _ session: Session) throws {
         try session.copyIn(
-            "COPY pg_temp.ingest_staging (line_number, event_id, tenant, event_type, event_time, signature, signature_valid, body) FROM STDIN"
+            """
+            COPY pg_temp.ingest_staging (line_number, event_id, tenant, event_type, event_time, signature, signature_valid, body,
+                student_period_id, student_id, active, added_at) FROM STDIN
+            """
         ) { writer in
             for row in accepted {
                 try writer.row([
                     row.line.number, row.envelope.rawID, row.envelope.tenant, row.envelope.type, row.envelope.time,
                     row.envelope.signature, row.signatureValid, String(decoding: row.line.bytes, as: UTF8.self),
-                ])
+                ] + WebhookEventsTable.typedFields(row.envelope))
             }
         }
     }

@@ -58,6 +58,7 @@ public struct LocalEventReader: Sendable {
         let table = "\(quoteIdentifier(schema)).webhook_events"
         let kept = FoldStateStore(schema: schema)
         let horizon = try kept.snapshotHorizon(session)
+        let layout = try EventLayout.current(session, schema: schema)
         let previous = refold ? nil : try kept.horizon(tenant: tenant, on: session)
         var outcome = Outcome(fold: EventFold())
         outcome.horizon = horizon
@@ -69,16 +70,17 @@ public struct LocalEventReader: Sendable {
             parameters
         ).first?.decode(Int.self, at: 0) ?? 0
         let sql = """
-            SELECT \(Self.eventColumns(prefix: ""))
+            SELECT \(Self.eventColumns(prefix: "", layout: layout))
             FROM \(table)
             WHERE tenant = $1 AND event_type IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')
             """ + since
             // A full fold reads in enrollment order straight from the partial index, whose
-            // predicate the LIKE repeats: rows then flow from the first one on, not after a sort.
-            + (settled == nil || previous != nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY payload->'data'->'id'")
+            // predicate the LIKE repeats: rows then flow from the first one on, not after a sort
+            // (while a store is converted, after one).
+            + (settled == nil || previous != nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY \(layout.enrollmentID(prefix: ""))")
         var current: Int?
         try session.stream(sql, parameters) { row in
-            let stored = try Self.storedEvent(row)
+            let stored = try Self.storedEvent(row, layout: layout)
             let event: LocalEvent
             switch EventUsability(stored) {
             case .unsigned(let reason): outcome.unsigned.append(Skipped(eventID: stored.eventID, reason: reason)); return
@@ -100,26 +102,18 @@ public struct LocalEventReader: Sendable {
         return outcome
     }
 
-    /// The columns ``storedEvent(_:)`` reads, of a `webhook_events` row aliased `prefix`
-    /// (`"e."`, or `""`): jsonb_typeof picks out the fields of the right JSON type, the rest
-    /// arrive as NULL.
-    static func eventColumns(prefix p: String) -> String {
-        """
-        \(p)event_id, \(p)event_type, (extract(epoch FROM \(p)event_time) * 1000)::bigint, \(p)signature_valid,
-        CASE WHEN jsonb_typeof(\(p)payload->'data'->'id') = 'number' THEN \(p)payload->'data'->>'id' END,
-        CASE WHEN jsonb_typeof(\(p)payload->'data'->'studentId') = 'number' THEN \(p)payload->'data'->>'studentId' END,
-        CASE WHEN jsonb_typeof(\(p)payload->'data'->'active') = 'boolean' THEN \(p)payload->'data'->>'active' END,
-        CASE WHEN jsonb_typeof(\(p)payload->'data'->'addedAt') = 'string' THEN \(p)payload->'data'->>'addedAt' END
-        """
+    /// The columns ``storedEvent(_:layout:)`` reads, of a `webhook_events` row aliased `prefix`
+    /// (`"e."`, or `""`).
+    static func eventColumns(prefix p: String, layout: EventLayout) -> String {
+        "\(p)event_id, \(p)event_type, (extract(epoch FROM \(p)event_time) * 1000)::bigint, \(p)signature_valid,\n"
+            + layout.fieldColumns(prefix: p)
     }
 
-    /// One row of ``eventColumns(prefix:)``, as stored.
-    static func storedEvent(_ row: Row) throws -> StoredEvent {
+    /// One row of ``eventColumns(prefix:layout:)``, as stored.
+    static func storedEvent(_ row: Row, layout: EventLayout) throws -> StoredEvent {
         StoredEvent(
             eventID: try row.decode(at: 0), eventType: try row.decode(at: 1), timeMillis: try row.decode(at: 2),
-            signatureValid: try row.decodeIfPresent(at: 3),
-            fields: .init(id: try row.decodeIfPresent(at: 4), studentID: try row.decodeIfPresent(at: 5),
-                          active: try row.decodeIfPresent(at: 6), addedAt: try row.decodeIfPresent(at: 7))
+            signatureValid: try row.decodeIfPresent(at: 3), fields: try layout.decodeFields(row, at: 4)
         )
     }
 

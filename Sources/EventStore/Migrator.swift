@@ -17,12 +17,27 @@ public struct Migrator: Sendable {
         self.logger = logger
     }
 
-    /// Applies what is pending and returns the versions applied now (empty when up to date).
+    /// Applies what is pending, then converts the events stored before the typed columns (see
+    /// ``EventConversion``); returns the versions applied now (empty when up to date).
     @discardableResult
     public func migrate(_ connection: Connection) throws -> [Int] {
+        try migrate(connection, conversion: EventConversion(schema: schema, logger: logger)).applied
+    }
+
+    /// Applies what is pending, then runs `conversion` (unless `nil`: a test of a store caught
+    /// half-way) until `deadline`; both under the migration lock, so two processes never convert
+    /// at once.
+    public func migrate(
+        _ connection: Connection, conversion: EventConversion?, until deadline: ContinuousClock.Instant? = nil
+    ) throws -> (applied: [Int], conversion: EventConversion.Outcome?) {
         let lockKey = "dreamclass-reconcile:migrate:\(schema)"
         try connection.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", [lockKey])
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [lockKey]) }
+        let applied = try applyPending(connection)
+        return (applied, try conversion?.run(connection, until: deadline))
+    }
+
+    private func applyPending(_ connection: Connection) throws -> [Int] {
 
         let qualified = quoteIdentifier(schema)
         try connection.execute("CREATE SCHEMA IF NOT EXISTS \(qualified)")

@@ -30,10 +30,11 @@ public struct ReceiverInbox: Sendable {
         let s = quoteIdentifier(schema)
         let rows = try connection.query(
             WebhookEventsTable.insert(schema: schema, rows: """
-                SELECT $1::uuid, $2, $3, $4::timestamptz, $5, $6::boolean, $7::jsonb, $7, 'webhook'
+                SELECT $1::uuid, $2, $3, $4::timestamptz, $5, $6::boolean, $7, 'webhook', $8::bigint, $9::bigint, $10::boolean, $11::timestamptz
                 WHERE NOT EXISTS (SELECT 1 FROM \(s).refused_replays WHERE event_id = $1::uuid)
                 """),
             [envelope.id, envelope.tenant, envelope.type, envelope.time, envelope.signature, signatureValid, body]
+                + WebhookEventsTable.typedFields(envelope)
         ).rows
         if !rows.isEmpty { return .stored }
         // Nothing stored: rare, so the second look costs nothing on the common path.

@@ -1,3 +1,5 @@
+import Foundation
+import Models
 import Postgres
 
 /// The table of stored webhook events, `webhook_events`, as a whole.
@@ -19,14 +21,23 @@ public struct WebhookEventsTable: Sendable {
     /// The one statement that adds events, whoever adds them (ingest, the receiver, a backfill):
     /// `INSERT … <rows> ON CONFLICT (event_id) DO NOTHING RETURNING event_id`, where `rows` is a
     /// `SELECT` or `VALUES` giving, in order: event_id, tenant, event_type, event_time, signature,
-    /// signature_valid, payload (jsonb), body, source. An event id already stored is kept as it is.
+    /// signature_valid, body, source, then the typed fields of ``typedFields(_:)``:
+    /// student_period_id, student_id, active, added_at. An event id already stored is kept as it is.
     static func insert(schema: String, rows: String) -> String {
         """
         INSERT INTO \(quoteIdentifier(schema)).webhook_events
-            (event_id, tenant, event_type, event_time, signature, signature_valid, payload, body, source)
+            (event_id, tenant, event_type, event_time, signature, signature_valid, body, source,
+             student_period_id, student_id, active, added_at)
         \(rows)
         ON CONFLICT (event_id) DO NOTHING
         RETURNING event_id
         """
+    }
+
+    /// The typed columns of an envelope, as the insert takes them: the fold's fields for a
+    /// student-period event; nothing for another family, whose body is all that is kept.
+    static func typedFields(_ envelope: WebhookEnvelope) -> [(any PostgresEncodable)?] {
+        guard LocalEvent.Kind(eventType: envelope.type) != nil else { return [nil, nil, nil, nil] }
+        return [envelope.data.id, envelope.data.studentID, envelope.data.active, envelope.data.addedAt]
     }
 }

@@ -80,22 +80,23 @@ public struct LocalEvent: Sendable, Equatable {
 public struct EnrollmentRecord: Sendable, Equatable {
     public var studentID: Int
     public var active: Bool
-    /// As sent, for the report.
-    public var addedAt: String
-    /// As an instant, for comparing: `…Z` and `…+00:00` of the same moment are equal.
+    /// An instant, for comparing: `…Z` and `…+00:00` of the same moment are equal. The store keeps
+    /// it as an instant too, so a state folded from any form of the same events is the same.
     public var addedAtInstant: Date
 
-    public init(studentID: Int, active: Bool, addedAt: String, addedAtInstant: Date) {
+    /// The instant as every report writes it (``Timestamp/display(_:)-(Date)``), whatever form it was sent in.
+    public var addedAt: String { Timestamp.display(addedAtInstant) }
+
+    public init(studentID: Int, active: Bool, addedAtInstant: Date) {
         self.studentID = studentID
         self.active = active
-        self.addedAt = addedAt
         self.addedAtInstant = addedAtInstant
     }
 
     /// The compared fields of a roster row or webhook `data`; `nil` when `addedAt` is no date-time.
     public init?(_ enrollment: Enrollment) {
         guard let instant = enrollment.addedAtInstant else { return nil }
-        self.init(studentID: enrollment.studentId, active: enrollment.active, addedAt: enrollment.addedAt, addedAtInstant: instant)
+        self.init(studentID: enrollment.studentId, active: enrollment.active, addedAtInstant: instant)
     }
 
     /// The API field names that differ from `other`, in the report's order.

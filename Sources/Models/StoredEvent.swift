@@ -4,22 +4,30 @@ import Foundation
 /// as they came (`nil` when absent or of another JSON type): what the fold's usability rule
 /// judges, and what `explain` lists.
 public struct StoredEvent: Sendable, Equatable {
-    /// `data`'s fields the fold needs, as text, each present only when of the right JSON type.
+    /// `data`'s fields the fold needs, typed where the event enters (ingest, the receiver, a
+    /// backfill) and stored as columns; each `nil` when absent or of another JSON type.
     public struct Fields: Sendable, Equatable {
-        /// `data.id`, when a JSON number.
-        public var id: String?
-        /// `data.studentId`, when a JSON number.
-        public var studentID: String?
-        /// `data.active`, when a JSON boolean (`true` or `false`).
-        public var active: String?
-        /// `data.addedAt`, when a JSON string.
-        public var addedAt: String?
+        /// `data.id`, when a JSON integer.
+        public var id: Int?
+        /// `data.studentId`, when a JSON integer.
+        public var studentID: Int?
+        /// `data.active`, when a JSON boolean.
+        public var active: Bool?
+        /// `data.addedAt`, when a string that is an ISO 8601 date-time.
+        public var addedAt: Date?
 
-        public init(id: String?, studentID: String?, active: String?, addedAt: String?) {
+        public init(id: Int?, studentID: Int?, active: Bool?, addedAt: Date?) {
             self.id = id
             self.studentID = studentID
             self.active = active
             self.addedAt = addedAt
+        }
+
+        /// The fields as text in JSON's own types (PostgreSQL's `->>` of a value whose
+        /// `jsonb_typeof` was checked): how an event stored before the typed columns reads.
+        public init(jsonText id: String?, studentID: String?, active: String?, addedAt: String?) {
+            self.init(id: id.flatMap { Int($0) }, studentID: studentID.flatMap { Int($0) }, active: active.map { $0 == "true" },
+                      addedAt: addedAt.flatMap(Timestamp.parse))
         }
     }
 

@@ -11,14 +11,21 @@ public struct WebhookEnvelope: Sendable, Equatable {
     /// The envelope `timestamp`, epoch milliseconds.
     public var timestampMillis: Int64
     public var signature: String?
+    /// The fields of `data` the fold reads, typed here, once, where the event enters: the store
+    /// keeps them as columns beside the body.
+    public var data: StoredEvent.Fields
 
-    public init(id: UUID, rawID: String? = nil, type: String, tenant: String, timestampMillis: Int64, signature: String?) {
+    public init(
+        id: UUID, rawID: String? = nil, type: String, tenant: String, timestampMillis: Int64, signature: String?,
+        data: StoredEvent.Fields = .init(id: nil, studentID: nil, active: nil, addedAt: nil)
+    ) {
         self.id = id
         self.rawID = rawID ?? id.uuidString.lowercased()
         self.type = type
         self.tenant = tenant
         self.timestampMillis = timestampMillis
         self.signature = signature
+        self.data = data
     }
 
     /// The envelope `timestamp` as a date.
@@ -65,7 +72,8 @@ public struct WebhookEnvelope: Sendable, Equatable {
             throw WebhookEnvelopeError(reason: "contains \\u0000, which PostgreSQL cannot store in jsonb")
         }
         return WebhookEnvelope(
-            id: id, rawID: raw.id, type: raw.type, tenant: raw.tenant, timestampMillis: raw.timestamp, signature: raw.signature
+            id: id, rawID: raw.id, type: raw.type, tenant: raw.tenant, timestampMillis: raw.timestamp, signature: raw.signature,
+            data: raw.data.fields
         )
     }
 
@@ -95,16 +103,39 @@ public struct WebhookEnvelope: Sendable, Equatable {
             data = try container.decode(AnyObject.self, forKey: AnyKey(stringValue: "data"))
         }
 
-        /// Decodes only as far as "this is a JSON object", and its `id` when that is text.
+        /// Decodes "this is a JSON object", its `id` when that is text (for the length limit),
+        /// and the fields the fold reads, each only when of its JSON type (an integer, a boolean,
+        /// a string that is a date-time): anything else is kept in the body and left out of the fold.
         struct AnyObject: Decodable {
             var textID: String?
+            var fields: StoredEvent.Fields
 
             init(from decoder: any Decoder) throws {
                 let container = try decoder.container(keyedBy: AnyKey.self)
-                textID = try? container.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "id"))
+                func value<T: Decodable>(_ type: T.Type, _ key: String) -> T? {
+                    try? container.decodeIfPresent(type, forKey: AnyKey(stringValue: key))
+                }
+                /// An integer only when the number is one: Foundation reads 1.5 as 1 into an Int64.
+                func integer(_ key: String) -> Int? {
+                    guard let whole = value(Int64.self, key), let number = value(Double.self, key), Double(whole) == number else { return nil }
+                    return Int(exactly: whole)
+                }
+                textID = value(String.self, "id")
+                fields = StoredEvent.Fields(
+                    id: integer("id"), studentID: integer("studentId"),
+                    active: value(Bool.self, "active"), addedAt: value(String.self, "addedAt").flatMap(Timestamp.parse)
+                )
             }
         }
     }
+
+    /// The fold's fields of a stored body's `data`, as ``validate(_:decoder:)`` types them: how
+    /// an event stored before the typed columns is converted, by the same rule as a new one.
+    public static func dataFields(of body: some Collection<UInt8>, decoder: JSONDecoder = JSONDecoder()) -> StoredEvent.Fields {
+        (try? decoder.decode(DataOnly.self, from: Data(body)))?.data.fields ?? .init(id: nil, studentID: nil, active: nil, addedAt: nil)
+    }
+
+    private struct DataOnly: Decodable { var data: Raw.AnyObject }
 
     /// A `\u0000` escape outside of an escaped backslash.
     private static func containsNulEscape(_ body: some Collection<UInt8>) -> Bool {

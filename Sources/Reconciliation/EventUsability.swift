@@ -22,13 +22,13 @@ public enum EventUsability: Sendable, Equatable {
             return
         }
         let fields = event.fields
-        guard let id = fields.id.flatMap({ Int($0) }) else {
+        guard let id = fields.id else {
             self = .unusable(reason: "data.id is missing or not an integer")
             return
         }
         var record: EnrollmentRecord?
         if kind != .deleted {
-            guard let student = fields.studentID.flatMap({ Int($0) }) else {
+            guard let student = fields.studentID else {
                 self = .unusable(reason: "data.studentId is missing or not an integer")
                 return
             }
@@ -36,11 +36,11 @@ public enum EventUsability: Sendable, Equatable {
                 self = .unusable(reason: "data.active is missing or not a boolean")
                 return
             }
-            guard let addedAt = fields.addedAt, let instant = Timestamp.parse(addedAt) else {
+            guard let instant = fields.addedAt else {
                 self = .unusable(reason: "data.addedAt is missing or not an ISO 8601 date-time")
                 return
             }
-            record = EnrollmentRecord(studentID: student, active: active == "true", addedAt: addedAt, addedAtInstant: instant)
+            record = EnrollmentRecord(studentID: student, active: active, addedAtInstant: instant)
         }
         self = .usable(LocalEvent(eventID: event.eventID, kind: kind, timeMillis: event.timeMillis, enrollmentID: id, record: record))
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import EventStore
 import FileOutput
 import FleetJob
+import Settings
 
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,11 +24,25 @@ struct MigrateCommand: AsyncParsableCommand {
         try await exitOnFailure {
             let connection = try global.connect(logger: logger, deadline: deadline)
             let migrator = Migrator(schema: global.resolvedSchema, logger: logger)
-            let applied = try migrator.migrate(connection)
+            var conversion = EventConversion(schema: global.resolvedSchema, logger: logger)
+            conversion.progress = { ProgressLine.show("converting stored events: \($0) of about \($1)") }
+            // The conversion stops a little before the deadline, between batches, rather than
+            // have its last batch cut off by it.
+            let end = deadline.flatMap(parseDuration).map { ContinuousClock.now + $0 * 0.9 }
+            let (applied, converted) = try migrator.migrate(connection, conversion: conversion, until: end)
+            ProgressLine.show("")
             let schema = global.resolvedSchema
             try StandardStream.output.line(applied.isEmpty
                 ? "schema \"\(schema)\" is up to date"
                 : "schema \"\(schema)\": applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(applied.map(String.init).joined(separator: ", ")))")
+            switch converted {
+            case .finished(let count)?:
+                try StandardStream.output.line("stored events: \(count) converted to typed columns; the jsonb copy is gone")
+            case .unfinished(let count)?:
+                try StandardStream.output.line("stored events: \(count) converted, some left: run `dreamclass-reconcile migrate` again to go on (runs and the receiver work meanwhile)")
+            case .typed?, nil:
+                break
+            }
         }
     }
 }

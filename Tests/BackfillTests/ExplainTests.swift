@@ -161,7 +161,7 @@ import Testing
             let listed = (json["events"] as! [[String: Any]])
             // Every stored event of it, once.
             let stored = try connection.query("""
-                SELECT count(*) FROM dreamclass.webhook_events WHERE tenant = $1 AND payload->'data'->>'id' = $2
+                SELECT count(*) FROM dreamclass.webhook_events WHERE tenant = $1 AND body::jsonb->'data'->>'id' = $2
                 """, [Self.tenant, String(id)]).first!.decode(Int.self, at: 0)
             #expect(listed.count == stored, "enrollment \(id)")
             #expect(Set(listed.map { $0["event_id"] as! String }).count == listed.count)

@@ -21,10 +21,12 @@ import Testing
     static func openInsert(_ connection: Connection, _ kind: LocalEvent.Kind, enrollment: Int, millis: Int64, active: Bool, id: UUID) throws {
         try connection.execute("BEGIN")
         let body = body(kind, enrollment: enrollment, millis: millis, active: active, id: id)
+        // As every writer stores it: the body, and the fold's fields typed beside it.
         try connection.execute("""
-            INSERT INTO dreamclass.webhook_events (event_id, tenant, event_type, event_time, payload, body)
-            VALUES ($1, $2, $3, to_timestamp($4::double precision / 1000), $5::jsonb, $5)
-            """, [id, tenant, kind.eventType, millis, body])
+            INSERT INTO dreamclass.webhook_events (event_id, tenant, event_type, event_time, body, student_period_id, student_id, active, added_at)
+            VALUES ($1, $2, $3, to_timestamp($4::double precision / 1000), $5, $6, $7, $8, $9)
+            """, [id, tenant, kind.eventType, millis, body, enrollment, kind == .deleted ? nil : enrollment + 100, kind == .deleted ? nil : active,
+                  kind == .deleted ? nil : Timestamp.parse("2026-09-02T08:00:00.000Z")])
     }
 
     /// One run's part: read (incremental unless `refold`) and keep the fold, as `finish` does.
@@ -108,7 +110,7 @@ import Testing
         let connection = try database.connect()
         // A store as the release before the incremental fold left it, with events.
         try Migrator(schema: "dreamclass", migrations: Migration.bundled.filter { $0.version < 6 }).migrate(connection)
-        try connection.ingest((1...5).map { Self.body(.created, enrollment: $0, millis: 1_000, active: true, id: UUID()) })
+        try connection.storeAsBeforeTypedColumns((1...5).map { Self.body(.created, enrollment: $0, millis: 1_000, active: true, id: UUID()) })
         try Migrator(schema: "dreamclass").migrate(connection)
 
         let first = try Self.keep(connection)
@@ -156,7 +158,7 @@ import Testing
     @Test func pruneKeepsTheEventsTheFoldCouldNotUse() throws {
         let (_, connection) = try TestPostgres.makeStore("fold-prune-unusable", quiet: true)
         let (winner, fraction, noStudent, loser) = (UUID(), UUID(), UUID(), UUID())
-        let fractionBody = Self.body(.created, enrollment: 203, millis: 1_000, active: true, id: fraction).replacingOccurrences(of: #""id":203,"#, with: #""id":203.0,"#)
+        let fractionBody = Self.body(.created, enrollment: 203, millis: 1_000, active: true, id: fraction).replacingOccurrences(of: #""id":203,"#, with: #""id":203.5,"#)
         let noStudentBody = Self.body(.created, enrollment: 203, millis: 1_500, active: true, id: noStudent).replacingOccurrences(of: #""studentId":303,"#, with: "")
         try connection.ingest([
             Self.body(.updated, enrollment: 203, millis: 3_000, active: false, id: winner), fractionBody, noStudentBody,

@@ -168,7 +168,7 @@ import Testing
         options.allowMassDelete = true
         _ = try await BackfillJob(options: options).run(connection: connection)
         let backfilledDeletes = try connection.query("""
-            SELECT (payload->'data'->>'id')::bigint FROM dreamclass.webhook_events
+            SELECT student_period_id FROM dreamclass.webhook_events
             WHERE tenant = $1 AND source = 'backfill' AND event_type = 'STUDENT_PERIOD_DELETED'
             """, [tenant]).rows.map { try $0.decode(Int.self, at: 0) }
         #expect(Set(backfilledDeletes).isDisjoint(with: presentThroughout), "seed \(seed)")

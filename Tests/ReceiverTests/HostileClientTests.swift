@@ -81,7 +81,7 @@ import Glibc
         #expect(again == 200 && answer.contains("duplicate"))
         #expect(try count("rejected_events") == 0)
         #expect(try count("refused_replays") == 1)
-        let kept = try connection.query("SELECT event_id, (payload->'data'->>'active')::boolean FROM dreamclass.webhook_events").rows
+        let kept = try connection.query("SELECT event_id, active FROM dreamclass.webhook_events").rows
             .map { (try $0.decode(UUID.self, at: 0), try $0.decode(Bool.self, at: 1)) }
         #expect(kept.count == 1 && kept[0].0 == delivered && kept[0].1 == true)
     }

@@ -265,8 +265,8 @@ import Testing
             #"{"id":"\#(UUID().uuidString)","type":"PAYMENT_CREATED","tenant":"job-school","timestamp":1,"data":{"id":7}}"#,
         ])
         try connection.execute("""
-            INSERT INTO dreamclass.webhook_events (event_id, tenant, event_type, event_time, signature_valid, payload)
-            VALUES ($1, $2, 'STUDENT_PERIOD_DELETED', now(), false, '{"data":{"id":1}}')
+            INSERT INTO dreamclass.webhook_events (event_id, tenant, event_type, event_time, signature_valid, body, student_period_id)
+            VALUES ($1, $2, 'STUDENT_PERIOD_DELETED', now(), false, '{"data":{"id":1}}', 1)
             """, [UUID(), Self.tenant])
         let outcome = try await run(Self.simulator(Self.school))
         #expect(outcome.run.eventsUnusable == 2)

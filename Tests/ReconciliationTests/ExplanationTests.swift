@@ -10,12 +10,11 @@ import Testing
 
     static func stored(_ type: String, millis: Int64, id: UUID = UUID(), student: Int? = 3, active: Bool? = true,
                        signatureValid: Bool? = nil, xid: Int64? = 10) -> StoredEvent {
-        StoredEvent(
-            eventID: id, eventType: type, timeMillis: millis, signatureValid: signatureValid,
-            fields: .init(id: String(enrollment), studentID: student.map(String.init), active: active.map { String($0) },
-                          addedAt: type.hasSuffix("DELETED") ? nil : "2026-01-01T00:00:00Z"),
-            receivedAt: Date(timeIntervalSince1970: Double(millis) / 1000), insertedXID: xid
-        )
+        let deleted = type.hasSuffix("DELETED")
+        let fields = StoredEvent.Fields(id: enrollment, studentID: student, active: active,
+                                        addedAt: deleted ? nil : Date(timeIntervalSince1970: 1_767_225_600))
+        return StoredEvent(eventID: id, eventType: type, timeMillis: millis, signatureValid: signatureValid, fields: fields,
+                           receivedAt: Date(timeIntervalSince1970: Double(millis) / 1000), insertedXID: xid)
     }
 
     static func local(_ event: StoredEvent) -> LocalEvent {

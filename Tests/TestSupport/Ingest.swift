@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import Models
 import Postgres
 
 extension Connection {
@@ -21,5 +22,22 @@ extension TestPostgres {
         let connection = try database.connect()
         try Migrator(schema: "dreamclass").migrate(connection)
         return (database, connection)
+    }
+}
+
+extension Connection {
+    /// Stores webhook bodies as the releases before the typed columns did (`payload` jsonb and the
+    /// body, no typed columns): a store caught before or during its conversion.
+    public func storeAsBeforeTypedColumns(_ lines: [String], schema: String = "dreamclass", source: String = "ingest") throws {
+        try transaction { session in
+            for line in lines {
+                let envelope = try WebhookEnvelope.validate(Array(line.utf8))
+                try session.execute("""
+                    INSERT INTO \(quoteIdentifier(schema)).webhook_events
+                        (event_id, tenant, event_type, event_time, signature, signature_valid, payload, body, source)
+                    VALUES ($1, $2, $3, $4, $5, NULL, $6::jsonb, $6, $7) ON CONFLICT (event_id) DO NOTHING
+                    """, [envelope.id, envelope.tenant, envelope.type, envelope.time, envelope.signature, line, source])
+            }
+        }
     }
 }

@@ -1,0 +1,66 @@
+import Foundation
+import Models
+import Postgres
+
+/// How `webhook_events` keeps the fold's fields: as typed columns only, or, while a store from
+/// before them is converted (`sql/010_typed_events.sql`), as typed columns for new and converted
+/// rows and in the jsonb `payload` for the rest. Every reader asks once per transaction, after
+/// taking the table's ACCESS SHARE lock: the conversion's last step (dropping `payload`) waits for
+/// it, so the answer holds until the reader commits.
+public enum EventLayout: Sendable, Equatable {
+    case typed
+    case converting
+
+    /// The layout now; takes the table's share lock in the reader's transaction first.
+    static func current(_ session: Session, schema: String) throws -> EventLayout {
+        let table = "\(quoteIdentifier(schema)).webhook_events"
+        try session.execute("LOCK TABLE \(table) IN ACCESS SHARE MODE")
+        let hasPayload = try session.query("""
+            SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'payload' AND NOT attisdropped)
+            """, [table]).first?.decode(Bool.self, at: 0) ?? false
+        return hasPayload ? .converting : .typed
+    }
+
+    /// The four fields the fold reads, of a row aliased `prefix` (`"e."` or `""`), in the order of
+    /// ``decodeFields(_:at:)``: typed columns, or while converting their text (the typed columns'
+    /// where `payload` is NULL, else the jsonb's values of the right JSON type).
+    func fieldColumns(prefix p: String) -> String {
+        switch self {
+        case .typed:
+            return "\(p)student_period_id, \(p)student_id, \(p)active, \(p)added_at"
+        case .converting:
+            func field(_ typed: String, _ key: String, _ jsonType: String) -> String {
+                """
+                CASE WHEN \(p)payload IS NULL THEN \(p)\(typed)::text
+                     WHEN jsonb_typeof(\(p)payload->'data'->'\(key)') = '\(jsonType)' THEN \(p)payload->'data'->>'\(key)' END
+                """
+            }
+            return [field("student_period_id", "id", "number"), field("student_id", "studentId", "number"),
+                    field("active", "active", "boolean"), field("added_at", "addedAt", "string")].joined(separator: ",\n")
+        }
+    }
+
+    /// The enrollment id of a row aliased `prefix`, as SQL: for joins and for the fold's order.
+    func enrollmentID(prefix p: String) -> String {
+        switch self {
+        case .typed: "\(p)student_period_id"
+        case .converting:
+            """
+            coalesce(\(p)student_period_id::numeric, CASE WHEN jsonb_typeof(\(p)payload->'data'->'id') = 'number' \
+            THEN (\(p)payload->'data'->>'id')::numeric END)
+            """
+        }
+    }
+
+    /// The fields of ``fieldColumns(prefix:)``, read from `row` from column `first` on.
+    func decodeFields(_ row: Row, at first: Int) throws -> StoredEvent.Fields {
+        switch self {
+        case .typed:
+            StoredEvent.Fields(id: try row.decodeIfPresent(at: first), studentID: try row.decodeIfPresent(at: first + 1),
+                               active: try row.decodeIfPresent(at: first + 2), addedAt: try row.decodeIfPresent(at: first + 3))
+        case .converting:
+            StoredEvent.Fields(jsonText: try row.decodeIfPresent(at: first), studentID: try row.decodeIfPresent(at: first + 1),
+                               active: try row.decodeIfPresent(at: first + 2), addedAt: try row.decodeIfPresent(at: first + 3))
+        }
+    }
+}
