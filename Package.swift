@@ -198,7 +198,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "Postgres", "PostgresServer", "EventStore", "HTTPServing", "ReconcileJob", "DreamClassAPI", "DreamClassSimulator",
+                "Postgres", "PostgresServer", "EventStore", "HTTPServing", "ReconcileJob", "DreamClassAPI", "DreamClassSimulator", "Models",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

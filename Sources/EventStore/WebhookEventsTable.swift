@@ -13,6 +13,13 @@ public struct WebhookEventsTable: Sendable {
         try connection.query("SELECT count(*) FROM \(quoteIdentifier(schema)).webhook_events").first?.decode(Int.self, at: 0) ?? 0
     }
 
+    /// The table's size on disk, in bytes: everything (with indexes and TOAST), the table alone, its indexes.
+    public func sizes(on connection: Connection) throws -> (total: Int, table: Int, indexes: Int) {
+        let table = "\(quoteIdentifier(schema)).webhook_events"
+        let row = try connection.query("SELECT pg_total_relation_size($1::regclass), pg_relation_size($1::regclass), pg_indexes_size($1::regclass)", [table]).first!
+        return (try row.decode(Int.self, at: 0), try row.decode(Int.self, at: 1), try row.decode(Int.self, at: 2))
+    }
+
     /// Fresh planner statistics and visibility map after a bulk load, so the next fold reads with an index-only plan.
     public func analyze(on connection: Connection) throws {
         try connection.execute("VACUUM ANALYZE \(quoteIdentifier(schema)).webhook_events")

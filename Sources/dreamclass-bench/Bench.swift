@@ -82,8 +82,18 @@ struct IngestBench: AsyncParsableCommand {
         let summary = try await Ingester(schema: "dreamclass", batchSize: batchSize).ingest(&reader, sourceName: "bench", into: connections)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        // A benchmark whose work did not happen times nothing.
+        guard summary.stored == events, summary.rejected == 0 else {
+            FileHandle.standardError.write(Data("error: \(summary) for \(events) generated events: the figures would time no work\n".utf8))
+            throw ExitCode(1)
+        }
+        // Bytes per stored event: table, indexes and TOAST, after a vacuum, as a store settles.
+        let table = WebhookEventsTable(schema: "dreamclass")
+        try table.analyze(on: connection)
+        let (total, heap, indexes) = try table.sizes(on: connection)
         print("""
             ingest: \(summary)
+            stored: \(total / max(1, summary.stored)) bytes per event (table \(heap / max(1, summary.stored)), indexes \(indexes / max(1, summary.stored)), TOAST and maps \((total - heap - indexes) / max(1, summary.stored)))
             file: \(bytes / 1_000_000) MB, batch size \(batchSize), \(writers) writers
             wall: \(String(format: "%.2f", seconds)) s, \(Int(Double(summary.read) / seconds)) events/s
             peak memory: \(peakMemoryMB()) MB (\(memoryBefore) MB before ingest, of which the generator's)
