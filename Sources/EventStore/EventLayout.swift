@@ -27,7 +27,8 @@ public enum EventLayout: Sendable, Equatable {
     func fieldColumns(prefix p: String) -> String {
         switch self {
         case .typed:
-            return "\(p)student_period_id, \(p)student_id, \(p)active, \(p)added_at"
+            // The instant as epoch microseconds: a number is read far faster than a date's text.
+            return "\(p)student_period_id, \(p)student_id, \(p)active, (extract(epoch FROM \(p)added_at) * 1000000)::bigint"
         case .converting:
             func field(_ typed: String, _ key: String, _ jsonType: String) -> String {
                 """
@@ -57,7 +58,8 @@ public enum EventLayout: Sendable, Equatable {
         switch self {
         case .typed:
             StoredEvent.Fields(id: try row.decodeIfPresent(at: first), studentID: try row.decodeIfPresent(at: first + 1),
-                               active: try row.decodeIfPresent(at: first + 2), addedAt: try row.decodeIfPresent(at: first + 3))
+                               active: try row.decodeIfPresent(at: first + 2),
+                               addedAt: try row.decodeIfPresent(Int64.self, at: first + 3).map { Date(timeIntervalSince1970: Double($0) / 1_000_000) })
         case .converting:
             StoredEvent.Fields(jsonText: try row.decodeIfPresent(at: first), studentID: try row.decodeIfPresent(at: first + 1),
                                active: try row.decodeIfPresent(at: first + 2), addedAt: try row.decodeIfPresent(at: first + 3))
