@@ -159,6 +159,16 @@ public struct EventConversion: Sendable {
         try createView(connection)
     }
 
+    /// Puts every stored event back in the form the releases before the typed columns kept (a
+    /// `jsonb` copy, no typed columns), on a store that still has the `payload` column: how a
+    /// benchmark makes a big store to convert. Not for a store anyone uses.
+    public func restoreFormBeforeTypedColumns(_ connection: Connection) throws {
+        try connection.execute("""
+            UPDATE \(table) SET payload = body::jsonb, student_period_id = NULL, student_id = NULL, active = NULL, added_at = NULL
+            """)
+        try connection.execute("VACUUM ANALYZE \(table)")
+    }
+
     private func createView(_ connection: Connection) throws {
         try connection.execute("""
             CREATE OR REPLACE VIEW \(quoteIdentifier(schema)).webhook_events_json AS

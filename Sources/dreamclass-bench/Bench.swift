@@ -14,7 +14,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dreamclass-bench",
         abstract: "Measure the jobs on a throwaway PostgreSQL (use a release build).",
-        subcommands: [IngestBench.self, RunBench.self, FleetBench.self, ServeBench.self]
+        subcommands: [IngestBench.self, RunBench.self, FleetBench.self, ServeBench.self, ConvertBench.self]
     )
 }
 
