@@ -259,7 +259,7 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "PostgresTests", dependencies: ["Postgres", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            name: "PostgresTests", dependencies: ["Postgres", "PostgresServer", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "FileOutputTests", dependencies: ["FileOutput"]),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "Models", "Postgres", "Reconciliation", "Signing", "TestSupport"]),

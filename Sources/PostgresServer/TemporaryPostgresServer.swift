@@ -89,12 +89,27 @@ public struct TemporaryPostgresServerError: Error, CustomStringConvertible {
 /// Runs the server's helper programs through `/bin/sh` and `system(3)`, not Foundation's
 /// `Process`: on Linux `Process.waitUntilExit` was seen to miss the exit of `pg_ctl start` (the
 /// child stayed a zombie and the wait never ended).
+///
+/// `system(3)` hands the child every descriptor of this process that is not close-on-exec: the
+/// server (which lives on) then held open the sockets an in-process receiver had accepted, and a
+/// client waiting for the receiver to close one waited for ever. Every descriptor but the standard
+/// three is marked close-on-exec first (harmless to this process, which execs nothing else).
 enum Shell {
+    static func markDescriptorsCloseOnExec() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for name in names {
+            guard let fd = Int32(name), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
         let log = NSTemporaryDirectory() + "dcr-shell-\(UUID().uuidString).log"
         defer { try? FileManager.default.removeItem(atPath: log) }
         let command = arguments.map(quote).joined(separator: " ")
+        markDescriptorsCloseOnExec()
         let status = system("\(command) </dev/null >\(quote(log)) 2>&1")
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         guard status == 0 else {
@@ -105,6 +120,7 @@ enum Shell {
 
     static func spawnDetached(_ arguments: [String]) throws {
         let command = arguments.map(quote).joined(separator: " ")
+        markDescriptorsCloseOnExec()
         guard system("\(command) </dev/null >/dev/null 2>&1 &") == 0 else {
             throw TemporaryPostgresServerError("could not start \(command)")
         }

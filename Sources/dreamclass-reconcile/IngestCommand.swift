@@ -70,38 +70,14 @@ struct IngestCommand: AsyncParsableCommand {
                 let end = ContinuousClock.now + limit
                 for connection in connections { connection.setDeadline(end) }
             }
-            let connection = connections[0]
-            try Migrator(schema: global.resolvedSchema, logger: logger).requireUpToDate(connection)
-            var ingester = Ingester(
-                schema: global.resolvedSchema, source: .ingest, signature: signature,
-                batchSize: batchSize, logger: logger
+            try Migrator(schema: global.resolvedSchema, logger: logger).requireUpToDate(connections[0])
+            let ingest = IngestRun(
+                ingester: Ingester(schema: global.resolvedSchema, source: .ingest, signature: signature, batchSize: batchSize, logger: logger),
+                keyEncoding: keyEncoding
             )
-            ingester.progress = { ProgressLine.show("ingest: \($0)") }
-            defer { ProgressLine.show("") }
-            let summary: Ingester.Summary
-            do {
-                // A signal stops the reading; the batches being written commit, and are counted.
-                summary = try await Interruption.run { [ingester] in
-                    var reader = LineReader(handle: handle)
-                    return try await ingester.ingest(&reader, sourceName: sourceName, into: connections)
-                }
-            } catch let error as IngestError where Interruption.signal != nil {
-                printError("interrupted: \(error)\n")
-                throw ExitCode(Interruption.exitCode ?? ExitStatus.interrupted)
-            }
-            try StandardStream.output.line(summary.description)
-            if summary.signaturesChecked > 0, summary.signaturesFailed * 2 > summary.signaturesChecked {
-                printError(
-                    "warning: \(summary.signaturesFailed) of \(summary.signaturesChecked) signatures did not verify with --key-encoding \(keyEncoding.rawValue): "
-                        + "`dreamclass-reconcile config check --signatures` tells which key encoding the secret needs\n"
-                )
-            }
-            if let signal = Interruption.signal {
-                printError("interrupted by \(signal): the lines counted are stored; ingest the same file again for the rest\n")
-                throw ExitCode(Interruption.exitCode ?? ExitStatus.interrupted)
-            }
-            // Every line is accounted for, but some are only in rejected_events: cron should hear of it.
-            if summary.rejected > 0 { throw ExitCode(ExitStatus.rejectedInput) }
+            let code = try await ingest.run(handle: handle, sourceName: sourceName, connections: connections, console: .commandLine,
+                                            stop: { Interruption.stop }, trap: { try await Interruption.run($0) })
+            if code != ExitStatus.ok { throw ExitCode(code) }
         }
     }
 }

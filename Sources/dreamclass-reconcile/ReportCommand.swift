@@ -46,18 +46,7 @@ struct RunsCommand: AsyncParsableCommand {
         try await exitOnFailure {
             let connection = try global.connect(logger: logger)
             let runs = try RunStore(schema: global.resolvedSchema).recentRuns(tenant: tenant, limit: limit, on: connection)
-            try StandardStream.output.line([
-                "run", "tenant", "scope", "started (UTC)", "status", "creates", "updates", "deletes", "stale", "unverified", "re-read",
-                "changed", "held deletes", "held creates", "error",
-            ].joined(separator: "\t"))
-            for run in runs {
-                try StandardStream.output.line([
-                    String(run.runID), run.tenant, run.scope, String(run.startedAt.formatted(.iso8601).prefix(19)), run.status.rawValue,
-                    String(run.missedCreates), String(run.missedUpdates), String(run.missedDeletes), String(run.staleDeletes),
-                    String(run.unverified), String(run.rosterRereads), String(run.changedDuringRun), String(run.heldDeletes),
-                    String(run.heldCreates), run.error ?? "",
-                ].joined(separator: "\t"))
-            }
+            try StandardStream.output.write(RunsTable.render(runs))
         }
     }
 }

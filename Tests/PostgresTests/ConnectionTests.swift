@@ -1,6 +1,10 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Postgres
+import PostgresServer
 import Testing
 import TestSupport
 
@@ -217,5 +221,25 @@ import TestSupport
         let url = "postgresql://\(server.superuser)@/\(database.name)?host=\(server.directory)"
         let viaURL = try Connection(environment: ["DATABASE_URL": url])
         #expect(try viaURL.query("SELECT current_database()").first?.decode(String.self, at: 0) == database.name)
+    }
+}
+
+/// A server started while this process holds sockets holds none of them: a client of an
+/// in-process receiver must see the receiver's close, whatever servers started meanwhile.
+@Suite struct InheritedDescriptorTests {
+    @Test func aServerStartedNowKeepsNoneOfThisProcesssDescriptors() throws {
+        var pair: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        let server = try TemporaryPostgresServer()
+        defer { server.stop() }
+        // This process lets go of one end: the other reads the end of the stream at once, unless a
+        // child (the server, its watchdog) kept a copy of it.
+        close(pair[0])
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(pair[1], SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var byte: UInt8 = 0
+        let read = recv(pair[1], &byte, 1, 0)
+        close(pair[1])
+        #expect(read == 0, "the other end stayed open: a child inherited it (recv returned \(read), errno \(errno))")
     }
 }
