@@ -87,6 +87,9 @@ public final class Connection: Sendable {
         // Text forms of timestamps are parsed by this wrapper: fix them whatever the server's defaults.
         try execute("SET TIME ZONE 'UTC'")
         try execute("SET DateStyle = 'ISO, YMD'")
+        // Swift's strings are UTF-8: the server converts them for a database in another encoding,
+        // and refuses what it cannot hold, instead of keeping UTF-8 bytes as if they were its own.
+        try execute("SET client_encoding = 'UTF8'")
     }
 
     /// Opens a connection from `DATABASE_URL` when it is set, otherwise from libpq's defaults

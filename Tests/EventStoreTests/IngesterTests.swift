@@ -300,9 +300,9 @@ import Testing
         try Connection(conninfo: server.conninfo()).execute(
             "CREATE DATABASE \(quoteIdentifier(name)) ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
         )
+        // Every connection speaks UTF-8, whatever the database's encoding: PostgreSQL converts, and
+        // refuses what LATIN1 lacks (before, the bytes were stored as if they were LATIN1).
         let latin = try Connection(conninfo: server.conninfo(database: name))
-        // UTF-8 from the client, as every body is: PostgreSQL converts, and refuses what LATIN1 lacks.
-        try latin.execute("SET client_encoding = 'UTF8'")
         try Migrator(schema: schema).migrate(latin)
         let id = UUID().uuidString.lowercased()
         let refused = Self.envelope(id: id, tenant: "szkoła")
