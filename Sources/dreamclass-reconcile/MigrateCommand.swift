@@ -36,11 +36,12 @@ struct MigrateCommand: AsyncParsableCommand {
                 ? "schema \"\(schema)\" is up to date"
                 : "schema \"\(schema)\": applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(applied.map(String.init).joined(separator: ", ")))")
             switch converted {
-            case .finished(let count)?:
+            case .finished(let count)? where count > 0:
                 try StandardStream.output.line("stored events: \(count) converted to typed columns; the jsonb copy is gone")
             case .unfinished(let count)?:
                 try StandardStream.output.line("stored events: \(count) converted, some left: run `dreamclass-reconcile migrate` again to go on (runs and the receiver work meanwhile)")
-            case .typed?, nil:
+            case .finished?, .typed?, nil:
+                // A new store had nothing to convert: nothing to say.
                 break
             }
         }
