@@ -153,7 +153,16 @@ let package = Package(
             name: "FleetJob",
             dependencies: [
                 "ReconcileJob", "Backfill", "Settings", "EventStore", "Postgres", "DreamClassAPI", "Reconciliation", "Reports",
-                "Models", "Signing", "FileOutput",
+                "Models", "Signing", "FileOutput", "Receiver",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // `demo`: the whole job on a throwaway PostgreSQL and the simulator.
+        .target(
+            name: "DemoJob",
+            dependencies: [
+                "ReconcileJob", "EventStore", "Postgres", "PostgresServer", "DreamClassAPI", "DreamClassSimulator", "Reports", "Models",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -169,13 +178,10 @@ let package = Package(
         .executableTarget(
             name: "dreamclass-reconcile",
             dependencies: [
-                "Postgres", "PostgresServer", "DreamClassAPI", "EventStore", "DreamClassSimulator", "ReconcileJob",
-                "Reports", "Models", "Signing", "Reconciliation", "Backfill", "Settings", "Monitoring", "Receiver", "FileOutput",
-                "BuildInfo", "MallocTuning", "FleetJob",
+                "Postgres", "DreamClassAPI", "EventStore", "ReconcileJob", "Reports", "Models", "Signing", "Reconciliation", "Backfill",
+                "Settings", "Monitoring", "Receiver", "FileOutput", "BuildInfo", "MallocTuning", "FleetJob", "DemoJob",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -209,9 +215,14 @@ let package = Package(
         .testTarget(name: "SettingsTests", dependencies: ["Settings", "APIConfiguration", "Reconciliation", "Models", "TestSupport"]),
         .testTarget(name: "ReconciliationTests", dependencies: ["Reconciliation", "Models"]),
         .testTarget(
+            name: "DemoJobTests",
+            dependencies: ["DemoJob", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "FleetJobTests",
             dependencies: [
                 "FleetJob", "Settings", "APIConfiguration", "EventStore", "DreamClassSimulator", "Reconciliation", "Models", "Postgres", "TestSupport",
+                "Receiver", "Signing",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -36,11 +36,11 @@ let core: Set<String> = ["TextCodec", "Models", "Reconciliation", "Reports", "Si
 /// Modules that do I/O, and the libraries under them: none may be reachable from the core.
 let inputOutput: Set<String> = [
     "CLibPQ", "Postgres", "PostgresServer", "EventStore", "DreamClassAPI", "DreamClassSimulator", "Receiver", "HTTPServing",
-    "Monitoring", "ReconcileJob", "Backfill", "FleetJob", "Settings", "AsyncHTTPClient", "Hummingbird", "HummingbirdCore", "NIOCore",
+    "Monitoring", "ReconcileJob", "Backfill", "FleetJob", "DemoJob", "Settings", "AsyncHTTPClient", "Hummingbird", "HummingbirdCore", "NIOCore",
     "NIOPosix", "NIOSSL", "NIOHTTP1", "CMalloc", "MallocTuning",
 ]
 /// Jobs orchestrate; only the command-line tools, the tests and the fleet (which runs jobs) sit above them.
-let jobs: Set<String> = ["ReconcileJob", "Backfill", "FleetJob"]
+let jobs: Set<String> = ["ReconcileJob", "Backfill", "FleetJob", "DemoJob"]
 /// Where SQL may be written.
 let sqlModules: Set<String> = ["EventStore", "Postgres"]
 /// Modules of the toolchain, importable without a declared dependency.

@@ -198,6 +198,8 @@ public enum Limits {
 /// A setting that is missing or malformed. Names the setting, never a secret's value.
 public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     case missing(String)
+    /// A secret a flag needs (the flag is the second value).
+    case required(String, by: String)
     case invalid(String, String, expected: String)
     case unreadable(String, String)
     /// A URL setting that is not a usable http(s) URL; the URL itself is not repeated.
@@ -208,6 +210,7 @@ public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConverti
     public var description: String {
         switch self {
         case .missing(let name): "\(name) is not set: set it (or \(name)_FILE) in the environment, or use --config"
+        case .required(let name, let flag): "\(flag) needs \(name): set it (or \(name)_FILE) in the environment"
         case .invalid(let name, let value, let expected): "\(name) has an invalid value \"\(value)\" (expected \(expected))"
         case .unreadable(let name, let path): "\(name) names \(path), which cannot be read: check the path, and that this user may read it"
         case .badURL(let name, let problem): "\(name) \(problem)"

@@ -4,10 +4,19 @@ import Settings
 /// Which schools a command runs: the environment's one when no file of schools is given, else
 /// the file's school named, its only one, or all of them.
 public enum SchoolSelection {
+    /// A file of several schools, and none named: a usage error.
     public struct Ambiguous: Error, CustomStringConvertible {
         public var file: String
         public var count: Int
-        public var description: String { "\(file) has \(count) schools: name one with --school, or use --all-tenants" }
+        /// What else the command could be given instead of `--school`.
+        public var alternative = "use --all-tenants"
+        public var description: String { "\(file) has \(count) schools: name one with --school, or \(alternative)" }
+    }
+
+    /// No tenant named, by a flag, a school or the environment: a usage error.
+    public struct NoTenant: Error, CustomStringConvertible {
+        public init() {}
+        public var description: String { "name the tenant: --tenant, or --school with --config, or DREAMCLASS_TENANT" }
     }
 
     /// - Parameters:
@@ -57,5 +66,26 @@ public enum SchoolSelection {
                                 message: "is \"\(settings.api.tenant)\", but run \(runID) is of tenant \"\(tenant)\": name the run's school, or another run")
         }
         return settings
+    }
+
+    /// The tenant of a command about one tenant's store (`explain`), and its school's settings
+    /// when a file is given: `tenant` when given, else the school named (or the file's only one),
+    /// else `DREAMCLASS_TENANT`.
+    public static func tenant(
+        _ tenant: String?, configPath: String?, school: String?, environment: [String: String]
+    ) throws -> (tenant: String, school: SchoolSettings?) {
+        var settings: SchoolSettings?
+        if let path = configPath {
+            let file = try SettingsFile.load(path: path)
+            if let name = school ?? (file.schoolNames.count == 1 ? file.schoolNames.first : nil) {
+                settings = try file.school(name, environment: environment)
+            } else if tenant == nil {
+                throw Ambiguous(file: path, count: file.schoolNames.count, alternative: "give --tenant")
+            }
+        }
+        guard let name = tenant ?? settings?.api.tenant ?? environment["DREAMCLASS_TENANT"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+            throw NoTenant()
+        }
+        return (name, settings)
     }
 }

@@ -1,3 +1,4 @@
+import DreamClassAPI
 import FileOutput
 import Foundation
 import Logging
@@ -32,6 +33,16 @@ public enum Secrets {
 
     public static func redact(_ text: String) -> String {
         known.withLock { $0 }.reduce(text) { $0.replacingOccurrences(of: $1, with: "[redacted]") }
+    }
+}
+
+extension Secrets {
+    /// Reads a secret from `NAME`, or from the file `NAME_FILE` names (its content, trimmed), and
+    /// keeps it out of every line printed or logged from then on.
+    public static func read(_ name: String, environment: [String: String]) throws -> String? {
+        let value = try DreamClassConfiguration.secret(name, environment: environment)
+        register(value)
+        return value
     }
 }
 

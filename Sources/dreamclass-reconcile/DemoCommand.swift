@@ -1,14 +1,6 @@
 import ArgumentParser
-import DreamClassAPI
-import DreamClassSimulator
-import EventStore
+import DemoJob
 import FileOutput
-import FleetJob
-import Foundation
-import Postgres
-import PostgresServer
-import ReconcileJob
-import Reports
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +19,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option var studentsPerPeriod = 120
     @Option(help: "Enrollments of each kind the outage adds, changes and removes.") var outageChanges = 4
     @Option var seed: UInt64 = 1
-    @Option(help: "Where the report goes (default: reports/drift-<tenant>-<UTC time>.csv).") var report: String?
+    @Option(help: "Where the report goes (default: reports/drift-\(DemoJob.tenant)-<UTC time>.csv).") var report: String?
 
     func validate() throws {
         guard (1...1_000).contains(periods) else { throw ValidationError("--periods takes 1 to 1000, not \(periods)") }
@@ -38,47 +30,11 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = try GlobalOptions.parse([]).makeLogger(label: "demo")
         logger.logLevel = .warning
-        let tenant = "demo-school"
-        try StandardStream.output.line("starting a throwaway PostgreSQL and the DreamClass simulator ...")
-        let server = try TemporaryPostgresServer()
-        defer { server.stop() }
-        let connection = try Connection(conninfo: server.conninfo(), logger: logger)
-        try Migrator(schema: "dreamclass", logger: logger).migrate(connection)
-
-        let now = Date()
-        let school = School.generate(periods: periods, studentsPerPeriod: studentsPerPeriod, seed: seed, today: now)
-        let scenario = OutageScenario.make(school: school, tenant: tenant, outageChanges: outageChanges, seed: seed, now: now)
-        let file = FileManager.default.temporaryDirectory.appending(path: "demo-webhooks-\(UUID().uuidString).jsonl")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try Data((scenario.storedWebhooks + [#"{"id":"cut short by a proxy","type":"STUDENT_PERI"#]).joined(separator: "\n").utf8).write(to: file)
-        var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
-        let ingested = try Ingester(schema: "dreamclass", logger: logger).ingest(&reader, sourceName: file.lastPathComponent, into: connection)
-        try StandardStream.output.line("ingest: \(ingested)  (the webhooks the receiver stored before and during an outage)")
-
-        var settings = SimulatorSettings(apiKey: "demo-key-\(UUID().uuidString)", schoolCode: "DEMO", tenant: tenant)
-        settings.pageSize = 50
-        let simulator = DreamClassSimulator(school: scenario.schoolAfter, settings: settings, seed: seed)
-        let baseURL = try await simulator.start()
-        let client = try DreamClassClient(
-            configuration: DreamClassConfiguration(baseURL: baseURL, apiKey: settings.apiKey, schoolCode: "DEMO", tenant: tenant),
-            logger: logger
-        )
-        let reportPath = report ?? DriftReport.defaultPath(tenant: tenant, at: now, format: .csv)
-        do {
-            let outcome = try await ReconcileJob(
-                options: .init(schema: "dreamclass", tenant: tenant, reportPath: reportPath), logger: logger
-            ).run(connection: connection, lockConnection: try Connection(conninfo: server.conninfo(), logger: logger), client: client, now: now)
-            try await client.shutdown()
-            await simulator.stop()
-            try StandardStream.output.line(outcome.summary)
-            try StandardStream.output.line("the outage hid \(scenario.expectedMissedCreates.count) creates, \(scenario.expectedMissedUpdates.count) updates, "
-                + "\(scenario.expectedMissedDeletes.count) deletes and \(scenario.expectedStaleDeletes.count) restore(s)")
-            try StandardStream.output.line("report: \(reportPath)")
-        } catch {
-            try? await client.shutdown()
-            await simulator.stop()
-            printError("error: \(error)\n")
-            throw ExitCode(ExitStatus.error)
+        var job = DemoJob()
+        (job.periods, job.studentsPerPeriod, job.outageChanges, job.seed, job.reportPath) = (periods, studentsPerPeriod, outageChanges, seed, report)
+        try await exitOnFailure {
+            let result = try await job.run(logger: logger) { try StandardStream.output.line($0) }
+            for line in [result.outcome.summary, result.hidden, "report: \(result.reportPath)"] { try StandardStream.output.line(line) }
         }
     }
 }

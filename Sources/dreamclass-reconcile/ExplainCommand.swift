@@ -56,15 +56,11 @@ struct ExplainCommand: AsyncParsableCommand {
         let environment = global.environment
         let logger = try global.makeLogger(label: "explain")
         try await exitOnFailure {
-            let settings = try schoolSettings(environment: environment)
-            guard let tenant = tenant ?? settings?.api.tenant ?? environment["DREAMCLASS_TENANT"].flatMap({ $0.isEmpty ? nil : $0 }) else {
-                throw ValidationError("name the tenant: --tenant, or --school with --config, or DREAMCLASS_TENANT")
-            }
+            let (tenant, settings) = try SchoolSelection.tenant(tenant, configPath: global.resolvedConfigPath, school: school, environment: environment)
             var options = ExplainJob.Options(schema: global.resolvedSchema, tenant: tenant, enrollmentID: enrollmentID, runID: run)
             options.settle = settle.flatMap(parseDuration) ?? settings?.settle ?? options.settle
             let job = ExplainJob(options: options)
-            let connection = try global.connect(logger: logger)
-            let explanation = try await job.explain(connection: connection, allowUnknown: live)
+            let explanation = try await job.explain(connection: try global.connect(logger: logger), allowUnknown: live)
             var now: ExplanationReport.Live?
             if live {
                 var api = try settings?.api ?? DreamClassConfiguration.fromEnvironment(environment)
@@ -73,17 +69,6 @@ struct ExplainCommand: AsyncParsableCommand {
             }
             try StandardStream.output.write(ExplanationReport.render(explanation, live: now, format: format))
         }
-    }
-
-    /// The school of `--school` (or the file's only school), when a schools file is given.
-    private func schoolSettings(environment: [String: String]) throws -> SchoolSettings? {
-        guard let path = global.resolvedConfigPath else { return nil }
-        let file = try SettingsFile.load(path: path)
-        guard let name = school ?? (file.schoolNames.count == 1 ? file.schoolNames.first : nil) else {
-            if tenant != nil { return nil }
-            throw ValidationError("\(path) has \(file.schoolNames.count) schools: name one with --school, or give --tenant")
-        }
-        return try file.school(name, environment: environment)
     }
 }
 extension ExplanationReport.Format: ExpressibleByArgument {}

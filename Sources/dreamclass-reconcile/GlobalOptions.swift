@@ -59,11 +59,3 @@ struct GlobalOptions: ParsableArguments {
         return connection
     }
 }
-
-/// Reads a secret from `NAME`, or from the file named by `NAME_FILE` (its content, trimmed), and
-/// keeps it out of every log line from then on.
-func secret(_ name: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
-    let value = try DreamClassConfiguration.secret(name, environment: environment)
-    Secrets.register(value)
-    return value
-}

@@ -50,7 +50,7 @@ struct IngestCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try global.makeLogger(label: "ingest")
         try await exitOnFailure {
-            let signature = try secret("DREAMCLASS_WEBHOOK_SECRET").map {
+            let signature = try Secrets.read("DREAMCLASS_WEBHOOK_SECRET", environment: global.environment).map {
                 try WebhookSignature(secret: $0, encoding: keyEncoding)
             }
             let handle: FileHandle

@@ -1,13 +1,6 @@
 import ArgumentParser
-import DreamClassAPI
-import EventStore
 import FleetJob
-import Foundation
-import Hummingbird
-import Postgres
 import Receiver
-import Reconciliation
-import ServiceLifecycle
 import Settings
 import Signing
 
@@ -62,43 +55,14 @@ struct ServeCommand: AsyncParsableCommand {
         options.connections = connections
         options.idleTimeout = .seconds(idleTimeout)
         options.maxConnections = maxConnections
-        // Checked in validate().
+        // Checked in validate(); 0 accepts any time.
         let window = parseDuration(timestampWindow) ?? .zero
         options.timestampWindow = window > .zero ? window : nil
-        let environment = ProcessInfo.processInfo.environment
-        options.signature = try secret("DREAMCLASS_WEBHOOK_SECRET").map { try WebhookSignature(secret: $0, encoding: keyEncoding ?? .base64) }
-        if let path = global.resolvedConfigPath {
-            // The same resolution as every command: each school's secret file and key encoding, flags over them.
-            let file = try SettingsFile.load(path: path)
-            for name in file.schoolNames {
-                let school = try file.school(name, environment: environment)
-                guard let secret = try secret("DREAMCLASS_WEBHOOK_SECRET", environment: school.secretsEnvironment(environment)) else { continue }
-                options.signatures[school.api.tenant] = try WebhookSignature(secret: secret, encoding: keyEncoding ?? school.keyEncoding ?? .base64)
-            }
-        }
-        if let user {
-            guard let password = try secret("DREAMCLASS_WEBHOOK_PASSWORD") else {
-                throw ValidationError("--user needs DREAMCLASS_WEBHOOK_PASSWORD (or DREAMCLASS_WEBHOOK_PASSWORD_FILE)")
-            }
-            options.basicAuth = (user, password)
-        }
+        var service = WebhookService(options: options, host: host, port: port, healthPort: healthPort)
         let settings = global
         try await exitOnFailure {
-            try Migrator(schema: settings.resolvedSchema, logger: logger).requireUpToDate(try settings.connect(logger: logger))
+            try service.readSecrets(configPath: settings.resolvedConfigPath, keyEncoding: keyEncoding, user: user, environment: settings.environment)
+            try await service.run(logger: logger) { try settings.connect(logger: logger) }
         }
-        let receiver = WebhookReceiver(options: options, logger: logger) { try settings.connect(logger: logger) }
-        let (host, path) = (self.host, options.path)
-        let app = receiver.application(host: host, port: port) { bound in
-            logger.notice("receiving webhooks", metadata: ["url": "http://\(host):\(bound)\(path)"])
-        }
-        guard let healthPort else {
-            try await app.runService()
-            return
-        }
-        let health = receiver.healthApplication(host: host, port: healthPort) { bound in
-            logger.notice("answering health checks", metadata: ["url": "http://\(host):\(bound)/health"])
-        }
-        // Both listeners stop together, gracefully, on SIGTERM or SIGINT.
-        try await ServiceGroup(configuration: .init(services: [app, health], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
 }
