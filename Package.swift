@@ -153,7 +153,7 @@ let package = Package(
             name: "FleetJob",
             dependencies: [
                 "ReconcileJob", "Backfill", "Settings", "EventStore", "Postgres", "DreamClassAPI", "Reconciliation", "Reports",
-                "Models", "Signing", "FileOutput", "Receiver",
+                "Models", "Signing", "FileOutput", "Receiver", "Monitoring",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -24,6 +24,18 @@ public struct EventConversion: Sendable {
         case finished(converted: Int)
         /// Stopped at the deadline; `migrate` goes on from there.
         case unfinished(converted: Int)
+
+        /// What `migrate` says of it; nothing when there was nothing to convert (a new store).
+        public var sentence: String? {
+            switch self {
+            case .finished(let count) where count > 0:
+                "stored events: \(count) converted to typed columns; the jsonb copy is gone"
+            case .unfinished(let count):
+                "stored events: \(count) converted, some left: run `dreamclass-reconcile migrate` again to go on (runs and the receiver work meanwhile)"
+            case .finished, .typed:
+                nil
+            }
+        }
     }
 
     public var schema: String

@@ -21,6 +21,20 @@ public struct ConfigCheckJob: Sendable {
         self.makeLogger = makeLogger
     }
 
+    /// The file at `path` when it is valid, its warnings said; else every problem said at once
+    /// (with the file's keys, for a typo) and `nil`: the command then ends with
+    /// ``ExitStatus/configuration``.
+    public static func validated(path: String, environment: [String: String], console: Console) -> SettingsFile? {
+        let (checked, problems) = SettingsFile.check(path: path, environment: environment)
+        for warning in checked?.warnings ?? [] { console.error("warning: \(warning)\n") }
+        guard let file = checked, problems.isEmpty else {
+            for problem in problems { console.error("error: \(problem)\n") }
+            console.error("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(path); the file's keys: \(SettingsFile.keyNames.joined(separator: ", "))\n")
+            return nil
+        }
+        return file
+    }
+
     /// Each school's settings, or (`offline`) only that they resolve; returns the exit code.
     public func probe(offline: Bool) async throws -> Int32 {
         var codes: [Int32] = []

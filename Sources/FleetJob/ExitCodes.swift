@@ -47,7 +47,7 @@ public enum ExitCodes {
             switch error {
             case .noSuchRun, .runNotFinished: return ExitStatus.usage
             }
-        case is ExplainJob.UnknownEnrollment, is ExplainStore.Lookup, is SchoolSelection.Ambiguous, is SchoolSelection.NoTenant:
+        case is ExplainJob.UnknownEnrollment, is ExplainStore.Lookup, is SchoolSelection.Ambiguous, is SchoolSelection.NoTenant, is IngestRun.UnreadableInput:
             return ExitStatus.usage
         case is ConfigurationError, is SettingsError, is SchoolNotInFile, is WebhookSignatureError:
             return ExitStatus.configuration

@@ -50,3 +50,21 @@ public struct IngestRun: Sendable {
         return summary.rejected > 0 ? ExitStatus.rejectedInput : ExitStatus.ok
     }
 }
+
+extension IngestRun {
+    /// A file to ingest that cannot be opened: a usage error naming the path and the reason.
+    public struct UnreadableInput: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "cannot open \(path) for reading: \(reason) (check the path, and that this user may read it)" }
+    }
+
+    /// The file `path` names, or standard input for `-`, with the name its rejected lines are kept under.
+    public static func open(_ path: String) throws -> (handle: FileHandle, sourceName: String) {
+        if path == "-" { return (.standardInput, "<stdin>") }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw UnreadableInput(path: path, reason: String(cString: strerror(errno)))
+        }
+        return (handle, path)
+    }
+}

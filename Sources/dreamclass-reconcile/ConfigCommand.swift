@@ -35,11 +35,7 @@ struct ConfigCheck: AsyncParsableCommand {
     func run() async throws {
         guard let path = global.resolvedConfigPath else { throw ValidationError("name the file with --config or DREAMCLASS_CONFIG") }
         let environment = ProcessInfo.processInfo.environment
-        let (checked, problems) = SettingsFile.check(path: path, environment: environment)
-        for warning in checked?.warnings ?? [] { printError("warning: \(warning)\n") }
-        guard let file = checked, problems.isEmpty else {
-            for problem in problems { printError("error: \(problem)\n") }
-            printError("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(path); the file's keys: \(SettingsFile.keyNames.joined(separator: ", "))\n")
+        guard let file = ConfigCheckJob.validated(path: path, environment: environment, console: .commandLine) else {
             throw ExitCode(ExitStatus.configuration)
         }
         let global = self.global

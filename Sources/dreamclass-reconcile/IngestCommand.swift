@@ -53,18 +53,7 @@ struct IngestCommand: AsyncParsableCommand {
             let signature = try Secrets.read("DREAMCLASS_WEBHOOK_SECRET", environment: global.environment).map {
                 try WebhookSignature(secret: $0, encoding: keyEncoding)
             }
-            let handle: FileHandle
-            let sourceName: String
-            if file == "-" {
-                handle = .standardInput
-                sourceName = "<stdin>"
-            } else {
-                guard let opened = FileHandle(forReadingAtPath: file) else {
-                    throw ValidationError("cannot open \(file) for reading: \(String(cString: strerror(errno))) (check the path, and that this user may read it)")
-                }
-                handle = opened
-                sourceName = file
-            }
+            let (handle, sourceName) = try IngestRun.open(file)
             let connections = try (0..<writers).map { _ in try global.connect(logger: logger) }
             if let limit = deadline.flatMap(parseDuration) {
                 let end = ContinuousClock.now + limit

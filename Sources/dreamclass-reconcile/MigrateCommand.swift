@@ -35,15 +35,7 @@ struct MigrateCommand: AsyncParsableCommand {
             try StandardStream.output.line(applied.isEmpty
                 ? "schema \"\(schema)\" is up to date"
                 : "schema \"\(schema)\": applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(applied.map(String.init).joined(separator: ", ")))")
-            switch converted {
-            case .finished(let count)? where count > 0:
-                try StandardStream.output.line("stored events: \(count) converted to typed columns; the jsonb copy is gone")
-            case .unfinished(let count)?:
-                try StandardStream.output.line("stored events: \(count) converted, some left: run `dreamclass-reconcile migrate` again to go on (runs and the receiver work meanwhile)")
-            case .finished?, .typed?, nil:
-                // A new store had nothing to convert: nothing to say.
-                break
-            }
+            if let sentence = converted?.sentence { try StandardStream.output.line(sentence) }
         }
     }
 }

@@ -112,30 +112,16 @@ struct RunCommand: AsyncParsableCommand {
             configPath: global.resolvedConfigPath, school: school, allTenants: allTenants, environment: environment,
             warning: { printError("warning: \($0)\n") }
         )
-        let pingLogger = try global.makeLogger(label: "ping")
-        let pinger = ping.map { HealthPing(url: $0, logger: pingLogger) }
-        await pinger?.send(.start)
         let global = self.global
+        let reporting = FleetReporting(metricsFile: metricsFile, metricsPush: metricsPush,
+                                       ping: try ping.map { HealthPing(url: $0, logger: try global.makeLogger(label: "ping")) })
+        await reporting.started()
         let fleet = FleetRunner(
             options: fleetOptions(), console: .commandLine, stop: { Interruption.stop }, makeLogger: { try global.makeLogger(label: $0) },
             connections: RunConnections { try global.connect(logger: $0) }, environment: environment
         )
         let results = try await Interruption.run { await fleet.run(schools) }
-        let samples = results.map {
-            MetricsFile.Sample(tenant: $0.school.api.tenant, status: $0.status, finishedAt: $0.finishedAt, seconds: $0.seconds, run: $0.run)
-        }
-        let worst = ExitStatus.worst(results.map(\.code))
-        if let metricsFile {
-            do { try MetricsFile.write(samples, to: metricsFile) } catch {
-                printError("error: cannot write metrics to \(metricsFile): \(error)\n")
-            }
-        }
-        if let metricsPush {
-            // Not fatal, as the file's write is not: the run's own outcome is the exit code.
-            do { try await MetricsPush(url: metricsPush).push(samples) } catch { printError("error: \(error)\n") }
-        }
-        let lines = samples.map { "\($0.tenant): \($0.status.rawValue)" + ($0.run.map { " (run \($0.runID))" } ?? "") }
-        await pinger?.send(worst == ExitStatus.ok || worst == ExitStatus.drift ? .success : .fail, body: lines.joined(separator: "\n"))
+        let worst = await reporting.finished(results, console: .commandLine)
         if worst != ExitStatus.ok { throw ExitCode(worst) }
     }
 

@@ -71,6 +71,19 @@ import TestSupport
         let files = try FileManager.default.contentsOfDirectory(atPath: reports.path)
         #expect(files.filter { $0.hasPrefix("drift-north-") }.count == 1)
         #expect(files.filter { $0.hasPrefix("drift-south-") }.count == 1)
+
+        // The fleet's end: the worst code, the metrics of both, a last success only for north; a
+        // Pushgateway that refuses is said, and changes no code.
+        let metrics = reports.appending(path: "fleet.prom").path
+        let refusing = DreamClassSimulator(school: School.generate(periods: 1, studentsPerPeriod: 1, seed: 1), settings: .init(apiKey: "k", schoolCode: "S", tenant: "t"))
+        let reporting = FleetReporting(metricsFile: metrics, metricsPush: try await refusing.start())
+        #expect(await reporting.finished(results, console: printed.console) == 75)
+        await refusing.stop()
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(text.contains(#"dreamclass_reconcile_last_run_status{tenant="south",status="incomplete"} 1"#))
+        #expect(text.contains(#"dreamclass_reconcile_last_success_timestamp_seconds{tenant="north"}"#))
+        #expect(!text.contains(#"dreamclass_reconcile_last_success_timestamp_seconds{tenant="south"}"#))
+        #expect(printed.contains("were not pushed"))
     }
 
     @Test func aSchoolAnotherWorkerHoldsIsTriedAgainUntilItIsFree() async throws {

@@ -70,6 +70,11 @@ import TestSupport
         #expect(again.stdout.hasPrefix("run_id,tenant,kind"))
         #expect(again.stdout.split(separator: "\r\n").count == 11)
 
+        let missing = "/nonexistent/webhooks-\(UUID().uuidString).jsonl"
+        let unreadable = await Command.run("dreamclass-reconcile", ["ingest", missing, "--database", database.conninfo])
+        #expect(unreadable.status == 64)
+        #expect(unreadable.stderr.contains("cannot open \(missing) for reading: No such file or directory"))
+
         for result in [suspect, drift, detailed, incomplete, toStdout, runs, again] {
             #expect(!result.stdout.contains(Self.apiKey) && !result.stderr.contains(Self.apiKey))
         }
