@@ -32,7 +32,7 @@ public struct FleetRunner: Sendable {
         /// Also backfill every school (as well as those whose settings say `backfill: true`).
         public var backfill = false
         /// The backfill's flags over each school's settings.
-        public var backfillSettings: @Sendable (SchoolSettings) -> SchoolSettings = { $0 }
+        public var backfillOverrides = BackfillOverrides()
         public var allowMassDelete = false
         public var allowMassCreate = false
         /// Where each backfill's report goes; `nil`: the school's report_dir.
@@ -116,7 +116,7 @@ public struct FleetRunner: Sendable {
             do {
                 let logger = try makeLogger("backfill")
                 let connection = try await connections.take(logger: logger, deadline: deadline)
-                var backfill = SchoolBackfill(school: options.backfillSettings(school), schema: options.schema)
+                var backfill = SchoolBackfill(school: options.backfillOverrides.applied(to: school), schema: options.schema)
                 backfill.allowMassDelete = options.allowMassDelete
                 backfill.allowMassCreate = options.allowMassCreate
                 backfill.reportPath = options.backfillReportPath

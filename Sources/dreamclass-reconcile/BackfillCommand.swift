@@ -1,19 +1,16 @@
 import ArgumentParser
 import Backfill
-import DreamClassAPI
 import EventStore
-import FileOutput
 import FleetJob
 import Foundation
 import Models
-import Postgres
 import Reconciliation
 import Reports
 import Settings
 import Signing
 
 /// The settings of a backfill, shared by `backfill` and `run --backfill`. Each flag, when given,
-/// wins over the school's setting (``applied(to:)``); the job reads only the merged settings.
+/// wins over the school's setting (``BackfillOverrides``); the job reads only the merged settings.
 struct BackfillOptions: ParsableArguments {
     @Option(help: "Deletes per period above this are held: a count, or a share like 10% of its local enrollments (default: the school's max_deletes, else 10%).")
     var maxDeletes: String?
@@ -41,15 +38,9 @@ struct BackfillOptions: ParsableArguments {
         if let deliver, let problem = EndpointURL.problem(deliver) { throw ValidationError("--deliver \(problem)") }
     }
 
-    /// The school's settings with these flags over them.
-    func applied(to school: SchoolSettings) -> SchoolSettings {
-        var settings = school
-        // Checked in validate().
-        if let limit = maxDeletes.flatMap(DeleteLimit.init) { settings.maxDeletes = limit }
-        if let deliver { settings.deliverURL = deliver }
-        if let deliverUser { settings.deliverUser = deliverUser }
-        if let keyEncoding { settings.keyEncoding = keyEncoding }
-        return settings
+    /// The flags that go over the school's settings (checked in validate()).
+    var overrides: BackfillOverrides {
+        BackfillOverrides(maxDeletes: maxDeletes.flatMap(DeleteLimit.init), deliverURL: deliver, deliverUser: deliverUser, keyEncoding: keyEncoding)
     }
 }
 
@@ -91,7 +82,7 @@ struct BackfillCommand: AsyncParsableCommand {
         let connection = try global.connect(logger: logger, deadline: deadline ?? "\(SchoolSettings.defaultDeadline.components.seconds)s")
         let tenant = try RunStore(schema: global.resolvedSchema).run(run, on: connection)?.tenant
         guard let tenant else { throw BackfillError.noSuchRun(run) }
-        var backfill = SchoolBackfill(school: self.backfill.applied(to: try SchoolSelection.school(ofRun: run, tenant: tenant, configPath: global.resolvedConfigPath, school: school, environment: environment,
+        var backfill = SchoolBackfill(school: self.backfill.overrides.applied(to: try SchoolSelection.school(ofRun: run, tenant: tenant, configPath: global.resolvedConfigPath, school: school, environment: environment,
                                                                                warning: { printError("warning: \($0)\n") })),
                                       schema: global.resolvedSchema)
         backfill.allowMassDelete = self.backfill.allowMassDelete

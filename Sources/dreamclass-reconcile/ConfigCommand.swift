@@ -1,12 +1,8 @@
 import ArgumentParser
-import DreamClassAPI
-import EventStore
 import FileOutput
 import FleetJob
 import Foundation
-import Reconciliation
 import Settings
-import Signing
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

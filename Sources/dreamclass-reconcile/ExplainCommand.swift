@@ -4,7 +4,6 @@ import FileOutput
 import FleetJob
 import Foundation
 import ReconcileJob
-import Reconciliation
 import Reports
 import Settings
 

@@ -1,10 +1,8 @@
 import ArgumentParser
-import DreamClassAPI
 import FleetJob
 import Foundation
 import Logging
 import Postgres
-import Reconciliation
 import Settings
 
 /// Where the event store is, and how much to log. Every job that touches the database takes these.

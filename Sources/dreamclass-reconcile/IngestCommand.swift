@@ -1,10 +1,7 @@
 import ArgumentParser
-import DreamClassAPI
 import EventStore
-import FileOutput
 import FleetJob
 import Foundation
-import Reconciliation
 import Settings
 import Signing
 

@@ -3,7 +3,6 @@ import EventStore
 import FileOutput
 import Foundation
 import Models
-import Reconciliation
 import Settings
 
 struct PruneCommand: AsyncParsableCommand {

@@ -1,16 +1,9 @@
 import ArgumentParser
-import Backfill
-import DreamClassAPI
-import EventStore
-import FileOutput
 import FleetJob
 import Foundation
 import Models
 import Monitoring
-import Postgres
 import MallocTuning
-import ReconcileJob
-import Reconciliation
 import Reports
 import Settings
 
@@ -141,7 +134,7 @@ struct RunCommand: AsyncParsableCommand {
         options.parallel = parallel
         options.backfill = backfill
         let backfillOptions = self.backfillOptions
-        options.backfillSettings = { backfillOptions.applied(to: $0) }
+        options.backfillOverrides = backfillOptions.overrides
         options.allowMassDelete = backfillOptions.allowMassDelete
         options.allowMassCreate = backfillOptions.allowMassCreate
         options.backfillReportPath = backfillOptions.backfillReport
