@@ -79,7 +79,7 @@ struct BackfillCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let logger = try global.makeLogger(label: "backfill")
         // Bounded from the first statement: the school's own deadline replaces this once known.
-        let connection = try global.connect(logger: logger, deadline: deadline ?? "\(SchoolSettings.defaultDeadline.components.seconds)s")
+        let connection = try global.connect(logger: logger, deadline: deadline.flatMap(parseDuration) ?? SchoolSettings.defaultDeadline)
         let tenant = try RunStore(schema: global.resolvedSchema).run(run, on: connection)?.tenant
         guard let tenant else { throw BackfillError.noSuchRun(run) }
         var backfill = SchoolBackfill(school: self.backfill.overrides.applied(to: try SchoolSelection.school(ofRun: run, tenant: tenant, configPath: global.resolvedConfigPath, school: school, environment: environment,

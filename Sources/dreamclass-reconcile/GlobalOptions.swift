@@ -49,11 +49,10 @@ struct GlobalOptions: ParsableArguments {
         return logger
     }
 
-    /// A connection to the store; with `deadline` (a duration, checked by the command's
-    /// `validate()`), every statement on it ends by then.
-    func connect(logger: Logger, deadline: String? = nil) throws -> Connection {
+    /// A connection to the store; with `deadline`, every statement on it ends by then.
+    func connect(logger: Logger, deadline: Duration? = nil) throws -> Connection {
         let connection = try conninfo.map { try Connection(conninfo: $0, logger: logger) } ?? Connection(environment: environment, logger: logger)
-        if let limit = deadline.flatMap(parseDuration) { connection.setDeadline(.now + limit) }
+        if let deadline { connection.setDeadline(.now + deadline) }
         return connection
     }
 }

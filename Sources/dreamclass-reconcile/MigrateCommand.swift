@@ -22,7 +22,7 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try global.makeLogger(label: "migrate")
         try await exitOnFailure {
-            let connection = try global.connect(logger: logger, deadline: deadline)
+            let connection = try global.connect(logger: logger, deadline: deadline.flatMap(parseDuration))
             let migrator = Migrator(schema: global.resolvedSchema, logger: logger)
             var conversion = EventConversion(schema: global.resolvedSchema, logger: logger)
             conversion.progress = { ProgressLine.show("converting stored events: \($0) of about \($1)") }

@@ -41,7 +41,7 @@ struct PruneCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try global.makeLogger(label: "prune")
         try await exitOnFailure {
-            let connection = try global.connect(logger: logger, deadline: deadline)
+            let connection = try global.connect(logger: logger, deadline: deadline.flatMap(parseDuration))
             try Migrator(schema: global.resolvedSchema, logger: logger).requireUpToDate(connection)
             let window = parseDuration(olderThan) ?? .zero
             let cutoff = Date().addingTimeInterval(-window.seconds)
