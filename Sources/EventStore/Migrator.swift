@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Postgres
 
@@ -31,7 +32,16 @@ public struct Migrator: Sendable {
         _ connection: Connection, conversion: EventConversion?, until deadline: ContinuousClock.Instant? = nil
     ) throws -> (applied: [Int], conversion: EventConversion.Outcome?) {
         let lockKey = "dreamclass-reconcile:migrate:\(schema)"
-        try connection.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", [lockKey])
+        // Tried, and tried again after a pause, rather than waited for inside a statement: a
+        // waiting statement holds a snapshot, and the conversion's CREATE INDEX CONCURRENTLY in the
+        // process that holds the lock waits for every older snapshot to go, so the two would
+        // deadlock. Each try ends by the connection's deadline, if one is set.
+        var pauseMicroseconds: UInt32 = 10_000
+        while try connection.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [lockKey]).first?.decode(Bool.self, at: 0) != true {
+            if pauseMicroseconds == 10_000 { logger.notice("waiting for another migration of this schema to finish", metadata: ["schema": "\(schema)"]) }
+            usleep(pauseMicroseconds)
+            pauseMicroseconds = min(pauseMicroseconds * 2, 500_000)
+        }
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [lockKey]) }
         let applied = try applyPending(connection)
         return (applied, try conversion?.run(connection, until: deadline))

@@ -50,6 +50,29 @@ import TestSupport
         #expect(try Migrator(schema: "failing", migrations: migrations).appliedVersions(connection).keys.sorted() == [1])
     }
 
+    /// The conversion builds its index CONCURRENTLY while it holds the migration lock, and such a
+    /// build waits for every older snapshot: a second migration that waited for the lock inside a
+    /// statement (holding one) deadlocked with it. It was a random failure of the test below.
+    @Test func aMigrationWaitingForTheLockHoldsNoSnapshotAConcurrentIndexBuildWaitsFor() async throws {
+        let database = try TestPostgres.makeDatabase("lock-wait")
+        let holder = try database.connect()
+        try holder.execute("CREATE TABLE other (id int)")
+        let key = "dreamclass-reconcile:migrate:dreamclass"
+        try holder.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", [key])
+        let capture = LogCapture()
+        let waiting = Task { try await Blocking.run { try Migrator(schema: "dreamclass", logger: capture.logger()).migrate(try database.connect()) } }
+        // Until the second migration waits: it says so (or, waiting inside a statement, shows in pg_locks).
+        func waits() throws -> Bool {
+            try capture.messages.contains { $0.contains("waiting for another migration") }
+                || holder.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").first?.decode(Int.self, at: 0) == 1
+        }
+        while try !waits() { try await Task.sleep(for: .milliseconds(10)) }
+        // What the lock's holder does in a conversion: ends only when no older snapshot is left.
+        try await Blocking.run { try holder.execute("CREATE INDEX CONCURRENTLY other_id ON other (id)") }
+        try holder.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key])
+        #expect(try await waiting.value.count == Migration.bundled.count)
+    }
+
     @Test func twoProcessesMigratingAtOnceApplyEachFileOnce() async throws {
         let database = try TestPostgres.makeDatabase("concurrent")
         let results = try await withThrowingTaskGroup(of: [Int].self) { group in
