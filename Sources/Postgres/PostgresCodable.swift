@@ -45,12 +45,44 @@ public protocol PostgresDecodable: Sendable {
     static func accepts(_ type: PostgresType) -> Bool
     /// The value from its text, or `nil` when the text is not a valid value.
     init?(postgresText text: String)
+    /// The value from its text's bytes, as libpq holds them. Numbers and booleans read the bytes
+    /// in place; the default makes a `String` and calls ``init(postgresText:)``.
+    init?(postgresBytes bytes: UnsafeBufferPointer<UInt8>)
+}
+
+extension PostgresDecodable {
+    @inlinable
+    public init?(postgresBytes bytes: UnsafeBufferPointer<UInt8>) {
+        self.init(postgresText: String(decoding: bytes, as: UTF8.self))
+    }
+}
+
+/// A decimal integer's text (an optional `-`, then digits), read without making a `String`;
+/// `nil` when it is not one or does not fit.
+@inlinable
+func parseDecimal<T: FixedWidthInteger>(_ bytes: UnsafeBufferPointer<UInt8>, as _: T.Type) -> T? {
+    var index = 0
+    let negative = bytes.first == UInt8(ascii: "-")
+    if negative { index = 1 }
+    guard index < bytes.count else { return nil }
+    var value: T = 0
+    while index < bytes.count {
+        let digit = bytes[index] &- UInt8(ascii: "0")
+        guard digit < 10 else { return nil }
+        let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+        let (next, overflow2) = negative ? times.subtractingReportingOverflow(T(digit)) : times.addingReportingOverflow(T(digit))
+        guard !overflow1, !overflow2 else { return nil }
+        value = next
+        index += 1
+    }
+    return value
 }
 
 extension String: PostgresEncodable, PostgresDecodable {
     public var postgresText: String { self }
     public static func accepts(_ type: PostgresType) -> Bool { type.isTextLike || type == .uuid }
     public init?(postgresText text: String) { self = text }
+    @inlinable public init?(postgresBytes bytes: UnsafeBufferPointer<UInt8>) { self = String(decoding: bytes, as: UTF8.self) }
 }
 
 extension Int: PostgresEncodable, PostgresDecodable {
@@ -60,6 +92,10 @@ extension Int: PostgresEncodable, PostgresDecodable {
         [.int2, .int4, .int8, .oidType].contains(type)
     }
     public init?(postgresText text: String) { self.init(text) }
+    @inlinable public init?(postgresBytes bytes: UnsafeBufferPointer<UInt8>) {
+        guard let value = parseDecimal(bytes, as: Int.self) else { return nil }
+        self = value
+    }
 }
 
 extension Int64: PostgresEncodable, PostgresDecodable {
@@ -67,6 +103,10 @@ extension Int64: PostgresEncodable, PostgresDecodable {
     public func appendCopyText(to buffer: inout [UInt8]) { appendDecimal(to: &buffer) }
     public static func accepts(_ type: PostgresType) -> Bool { Int.accepts(type) }
     public init?(postgresText text: String) { self.init(text) }
+    @inlinable public init?(postgresBytes bytes: UnsafeBufferPointer<UInt8>) {
+        guard let value = parseDecimal(bytes, as: Int64.self) else { return nil }
+        self = value
+    }
 }
 
 extension Int32: PostgresEncodable, PostgresDecodable {
@@ -74,6 +114,10 @@ extension Int32: PostgresEncodable, PostgresDecodable {
     public func appendCopyText(to buffer: inout [UInt8]) { appendDecimal(to: &buffer) }
     public static func accepts(_ type: PostgresType) -> Bool { [.int2, .int4].contains(type) }
     public init?(postgresText text: String) { self.init(text) }
+    @inlinable public init?(postgresBytes bytes: UnsafeBufferPointer<UInt8>) {
+        guard let value = parseDecimal(bytes, as: Int32.self) else { return nil }
+        self = value
+    }
 }
 
 extension Double: PostgresEncodable, PostgresDecodable {
@@ -92,6 +136,14 @@ extension Bool: PostgresEncodable, PostgresDecodable {
         switch text {
         case "t": self = true
         case "f": self = false
+        default: return nil
+        }
+    }
+    @inlinable public init?(postgresBytes bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count == 1 else { return nil }
+        switch bytes[0] {
+        case UInt8(ascii: "t"): self = true
+        case UInt8(ascii: "f"): self = false
         default: return nil
         }
     }

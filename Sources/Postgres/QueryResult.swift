@@ -38,8 +38,15 @@ public final class QueryResult: @unchecked Sendable {
 
     @usableFromInline
     func text(row: Int, column: Int) -> String? {
+        bytes(row: row, column: column).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The value's text as libpq holds it (valid while this result lives), or `nil` for NULL.
+    @usableFromInline
+    func bytes(row: Int, column: Int) -> UnsafeBufferPointer<UInt8>? {
         if PQgetisnull(raw, Int32(row), Int32(column)) != 0 { return nil }
-        return String(cString: PQgetvalue(raw, Int32(row), Int32(column)))
+        let start = UnsafeRawPointer(PQgetvalue(raw, Int32(row), Int32(column))!).assumingMemoryBound(to: UInt8.self)
+        return UnsafeBufferPointer(start: start, count: Int(PQgetlength(raw, Int32(row), Int32(column))))
     }
 
     /// The rows, in order.
@@ -67,9 +74,10 @@ public struct Row: Sendable {
     @inlinable
     public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, at column: Int) throws -> T? {
         guard column >= 0, column < result.columnCount else { throw noSuchColumn(column) }
-        guard let text = result.text(row: index, column: column) else { return nil }
-        guard T.accepts(result.columnType(column)), let value = T(postgresText: text) else {
-            throw decodingError(column: column, swiftType: T.self, text: text)
+        // The result outlives this call (self holds it): its bytes are read in place.
+        guard let bytes = result.bytes(row: index, column: column) else { return nil }
+        guard T.accepts(result.columnType(column)), let value = T(postgresBytes: bytes) else {
+            throw decodingError(column: column, swiftType: T.self, text: String(decoding: bytes, as: UTF8.self))
         }
         return value
     }

@@ -39,14 +39,17 @@ struct FleetBench: AsyncParsableCommand {
         var yaml = "defaults:\n  settle: 0\n  concurrency: \(concurrency)\n  report_dir: \(work.appending(path: "reports").path)\n"
             + "  api_key_file: \(work.appending(path: "key").path)\nschools:\n"
         var simulators: [DreamClassSimulator] = []
-        var lines: [String] = []
+        // Written as generated: 10,000 schools' webhooks would not fit in memory twice.
+        let file = work.appending(path: "events.jsonl")
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let output = try FileHandle(forWritingTo: file)
         for index in 0..<schools {
             let tenant = "school-\(index)"
             let scenario = OutageScenario.make(
                 school: .generate(periods: periods, studentsPerPeriod: enrollmentsPerPeriod, seed: UInt64(index + 1)), tenant: tenant, outageChanges: 5,
                 seed: UInt64(index + 1)
             )
-            lines += scenario.storedWebhooks
+            try output.write(contentsOf: Data((scenario.storedWebhooks.joined(separator: "\n") + "\n").utf8))
             var settings = SimulatorSettings(apiKey: "bench", schoolCode: "B", tenant: tenant)
             if latencyMs > 0 { settings.latency = .milliseconds(latencyMs) ... .milliseconds(latencyMs) }
             let simulator = DreamClassSimulator(school: scenario.schoolAfter, settings: settings)
@@ -55,8 +58,7 @@ struct FleetBench: AsyncParsableCommand {
         }
         let config = work.appending(path: "schools.yaml")
         try yaml.write(to: config, atomically: true, encoding: .utf8)
-        let file = work.appending(path: "events.jsonl")
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
+        try output.close()
         var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
         let stored = try await Ingester(schema: "dreamclass").ingest(&reader, sourceName: "bench-fleet", into: [connection]).stored
         try WebhookEventsTable(schema: "dreamclass").analyze(on: connection)

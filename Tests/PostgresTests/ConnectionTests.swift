@@ -185,6 +185,51 @@ import TestSupport
         #expect(try connection.query("SELECT 1").first?.decode(Int.self, at: 0) == 1)
     }
 
+    @Test(arguments: [1, 7, 10, 1_000])
+    func aCursorHandsEveryRowOnceInOrderWhateverTheBatch(batch: Int) throws {
+        var seen: [Int] = []
+        try connection.transaction { session in
+            try session.streamInBatches("SELECT g FROM generate_series(1, $1::int) g ORDER BY g", [30], batch: batch) { seen.append(try $0.decode(at: 0)) }
+            // An empty result, and a second cursor in the same transaction.
+            try session.streamInBatches("SELECT g FROM generate_series(1, 0) g", batch: batch) { _ in Issue.record("no row expected") }
+        }
+        #expect(seen == Array(1...30))
+    }
+
+    @Test func aCursorStoppedByItsBodyLetsTheTransactionGoOnAndNeedsATransaction() throws {
+        struct Enough: Error {}
+        try connection.transaction { session in
+            #expect(throws: Enough.self) {
+                try session.streamInBatches("SELECT g FROM generate_series(1, 100) g", batch: 10) { row in
+                    if try row.decode(Int.self, at: 0) == 15 { throw Enough() }
+                }
+            }
+            var count = 0
+            try session.streamInBatches("SELECT g FROM generate_series(1, 100) g", batch: 10) { _ in count += 1 }
+            #expect(count == 100)
+        }
+        // A cursor lives in a transaction: outside one, the server says so.
+        #expect { try connection.withSession { try $0.streamInBatches("SELECT 1") { _ in } } } throws: { "\($0)".contains("transaction") }
+    }
+
+    @Test func numbersAndBooleansAreReadFromTheirBytesAndBadTextIsStillAnError() throws {
+        let row = try #require(try connection.query("SELECT $1::int8, $2::int8, $3::int4, $4::bool, $5::bool, $6::int8, 'x'::text", [
+            Int64.max, Int64.min, Int32(-2_147_483_648), true, false, Int64(0),
+        ]).first)
+        #expect(try row.decode(Int64.self, at: 0) == .max)
+        #expect(try row.decode(Int64.self, at: 1) == .min)
+        #expect(try row.decode(Int32.self, at: 2) == .min)
+        #expect(try row.decode(Int.self, at: 2) == -2_147_483_648)
+        #expect(try row.decode(Bool.self, at: 3) == true && row.decode(Bool.self, at: 4) == false)
+        #expect(try row.decode(Int.self, at: 5) == 0)
+        // An int8 asked for as an Int32 is a decoding error, never a wrapped number.
+        #expect(throws: PostgresDecodingError.self) { try row.decode(Int32.self, at: 0) }
+        // A numeric is not read as an integer, even when it has no fraction.
+        let numeric = try #require(try connection.query("SELECT 1.5::numeric, '99999999999999999999'::numeric").first)
+        #expect(throws: PostgresDecodingError.self) { try numeric.decode(Int.self, at: 0) }
+        #expect(try numeric.decode(Double.self, at: 1) == 1e20)
+    }
+
     @Test func serverNoticesGoToTheLogger() throws {
         let capture = LogCapture()
         let noisy = try database.connect(logger: capture.logger())
