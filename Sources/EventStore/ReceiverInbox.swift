@@ -28,7 +28,7 @@ public struct ReceiverInbox: Sendable {
     /// - Parameter signatureValid: checked, so `true`; no secret configured, so `nil` (unknown).
     public func store(_ envelope: WebhookEnvelope, body: String, signatureValid: Bool?, on connection: Connection) throws -> Stored {
         let s = quoteIdentifier(schema)
-        let rows = try connection.query(
+        let rows = try connection.queryPrepared(
             WebhookEventsTable.insert(schema: schema, rows: """
                 SELECT $1::uuid, $2, $3, $4::timestamptz, $5, $6::boolean, $7, 'webhook', $8::bigint, $9::bigint, $10::boolean, $11::timestamptz
                 WHERE NOT EXISTS (SELECT 1 FROM \(s).refused_replays WHERE event_id = $1::uuid)

@@ -16,6 +16,7 @@ public final class Connection: Sendable {
     private let notices: NoticeSink
     private let redactor: Redactor
     private let bound: Mutex<Bound>
+    private let prepared = PreparedStatements()
 
     /// The job's deadline, and the statement and lock timeouts last sent for it.
     private struct Bound {
@@ -109,7 +110,7 @@ public final class Connection: Sendable {
     @discardableResult
     public func withSession<T: Sendable>(_ body: (Session) throws -> T) throws -> T {
         try handle.withLock { raw in
-            let session = Session(raw: raw, redactor: redactor)
+            let session = Session(raw: raw, redactor: redactor, prepared: prepared)
             let deadline = try applyDeadline(session)
             do {
                 return try body(session)
@@ -225,7 +226,7 @@ public final class Connection: Sendable {
         // The timeouts sent in the transaction go with it: send them again.
         bound.withLock { $0.applied = nil }
         handle.withLock { raw in
-            if PQtransactionStatus(raw) != PQTRANS_IDLE { _ = try? Session(raw: raw, redactor: redactor).execute("ROLLBACK") }
+            if PQtransactionStatus(raw) != PQTRANS_IDLE { _ = try? Session(raw: raw, redactor: redactor, prepared: prepared).execute("ROLLBACK") }
         }
     }
 
@@ -247,6 +248,12 @@ public final class Connection: Sendable {
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
         try withSession { try $0.query(sql, parameters) }
+    }
+
+    /// ``Session/queryPrepared(_:_:)`` on its own.
+    @discardableResult
+    public func queryPrepared(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
+        try withSession { try $0.queryPrepared(sql, parameters) }
     }
 
     /// Runs a statement and returns the number of rows it touched.

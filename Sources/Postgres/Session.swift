@@ -10,6 +10,7 @@ import Foundation
 public struct Session {
     let raw: OpaquePointer
     let redactor: Redactor
+    let prepared: PreparedStatements
 
     /// Runs one parameterized statement (`$1`, `$2`, ...) and returns its rows.
     ///
@@ -19,6 +20,27 @@ public struct Session {
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
         let result = try withParameters(parameters) { count, values in
             PQexecParams(raw, sql, count, nil, values, nil, nil, 0)
+        }
+        return try check(result, sql)
+    }
+
+    /// ``query(_:_:)`` for a statement run many times on this connection (the receiver's insert):
+    /// prepared the first time (PostgreSQL parses and plans it once), executed by name after.
+    /// A prepared statement outlives a rollback, and PostgreSQL plans it again when a table it
+    /// reads changes.
+    @discardableResult
+    public func queryPrepared(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> QueryResult {
+        let name: String
+        if let known = prepared.names[sql] {
+            name = known
+        } else {
+            name = "prepared_\(prepared.names.count + 1)"
+            // Parameters' types are the server's to infer, as for ``query(_:_:)``.
+            _ = try check(PQprepare(raw, name, sql, Int32(parameters.count), nil), sql)
+            prepared.names[sql] = name
+        }
+        let result = try withParameters(parameters) { count, values in
+            PQexecPrepared(raw, name, count, values, nil, nil, 0)
         }
         return try check(result, sql)
     }
@@ -194,4 +216,10 @@ extension Session {
     public func executeScript(_ sql: String) throws {
         _ = try check(PQexec(raw, sql), sql)
     }
+}
+
+/// The statements a connection has prepared, by their text. Read and written only while the
+/// connection's lock is held (by its ``Session``), hence unchecked.
+final class PreparedStatements: @unchecked Sendable {
+    var names: [String: String] = [:]
 }

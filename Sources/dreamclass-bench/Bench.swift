@@ -49,6 +49,9 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "Connections writing batches at once.")
     var writers: Int = 2
 
+    @Flag(help: "Also time the server's floor: psql's \\copy of the same events, already split into the table's columns, into an empty table of a second schema (same keys and indexes).")
+    var floor = false
+
     func run() async throws {
         let server = try TemporaryPostgresServer()
         defer { server.stop() }
@@ -99,6 +102,49 @@ struct IngestBench: AsyncParsableCommand {
             peak memory: \(peakMemoryMB()) MB (\(memoryBefore) MB before ingest, of which the generator's)
             cores: \(ProcessInfo.processInfo.activeProcessorCount)
             """)
+        if floor {
+            let floorSeconds = try await timeFloor(file: file, server: server, connection: connection)
+            print(String(format: "floor: psql \\copy of the same %d rows, split into columns: %.2f s, %d rows/s; ingest at %.2f of the floor",
+                         summary.stored, floorSeconds, Int(Double(summary.stored) / floorSeconds), floorSeconds / seconds))
+        }
+    }
+
+    /// The rows `ingest` stores, written as COPY text to a file (untimed), then loaded by psql into
+    /// a second schema's empty table: what the server alone needs for them.
+    private func timeFloor(file: URL, server: TemporaryPostgresServer, connection: Connection) async throws -> Double {
+        try Migrator(schema: "floor").migrate(connection)
+        let rows = FileManager.default.temporaryDirectory.appending(path: "bench-floor-\(UUID().uuidString).tsv")
+        defer { try? FileManager.default.removeItem(at: rows) }
+        FileManager.default.createFile(atPath: rows.path, contents: nil)
+        let out = try FileHandle(forWritingTo: rows)
+        var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
+        var buffer: [UInt8] = []
+        let decoder = JSONDecoder()
+        while let line = try reader.next() {
+            let envelope = try WebhookEnvelope.validate(line.bytes, decoder: decoder)
+            let typed: [(any PostgresEncodable)?] = LocalEvent.Kind(eventType: envelope.type) == nil
+                ? [nil, nil, nil, nil] : [envelope.data.id, envelope.data.studentID, envelope.data.active, envelope.data.addedAt]
+            let values: [(any PostgresEncodable)?] = [
+                envelope.rawID, envelope.tenant, envelope.type, envelope.time, envelope.signature, nil, String(decoding: line.bytes, as: UTF8.self), "ingest",
+            ] + typed
+            for (index, value) in values.enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: "\t")) }
+                if let value { value.appendCopyText(to: &buffer) } else { buffer += Array(#"\N"#.utf8) }
+            }
+            buffer.append(UInt8(ascii: "\n"))
+            if buffer.count > 1 << 20 { try out.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+        }
+        try out.write(contentsOf: buffer)
+        try out.close()
+        let columns = "event_id, tenant, event_type, event_time, signature, signature_valid, body, source, student_period_id, student_id, active, added_at"
+        let start = ContinuousClock.now
+        let output = await shell("psql '\(server.conninfo())' -v ON_ERROR_STOP=1 -c \"\\\\copy floor.webhook_events (\(columns)) FROM '\(rows.path)'\"")
+        let seconds = (ContinuousClock.now - start).seconds
+        guard output.contains("COPY ") else {
+            FileHandle.standardError.write(Data("error: the floor's copy failed: \(output)\n".utf8))
+            throw ExitCode(1)
+        }
+        return seconds
     }
 }
 

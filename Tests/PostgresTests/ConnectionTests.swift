@@ -212,6 +212,27 @@ import TestSupport
         #expect { try connection.withSession { try $0.streamInBatches("SELECT 1") { _ in } } } throws: { "\($0)".contains("transaction") }
     }
 
+    @Test func aPreparedStatementRunsAgainWithNewValuesAfterARollbackAndATableChange() throws {
+        try connection.execute("CREATE TABLE prepared_items (id int PRIMARY KEY, name text)")
+        let insert = "INSERT INTO prepared_items (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id"
+        #expect(try connection.queryPrepared(insert, [1, "one"]).count == 1)
+        #expect(try connection.queryPrepared(insert, [1, "again"]).count == 0)
+        struct Undo: Error {}
+        #expect(throws: Undo.self) {
+            try connection.transaction { session in
+                #expect(try session.queryPrepared(insert, [2, "two"]).count == 1)
+                throw Undo()
+            }
+        }
+        // The table changes under the prepared statement: PostgreSQL plans it again.
+        try connection.execute("ALTER TABLE prepared_items ADD COLUMN note text")
+        #expect(try connection.queryPrepared(insert, [3, "three"]).count == 1)
+        #expect(throws: PostgresError.self) { try connection.queryPrepared(insert, ["not a number", "x"]) }
+        #expect(try connection.queryPrepared(insert, [4, "four"]).count == 1)
+        let names = try connection.query("SELECT string_agg(name, ',' ORDER BY id) FROM prepared_items").first?.decode(String.self, at: 0)
+        #expect(names == "one,three,four")
+    }
+
     @Test func numbersAndBooleansAreReadFromTheirBytesAndBadTextIsStillAnError() throws {
         let row = try #require(try connection.query("SELECT $1::int8, $2::int8, $3::int4, $4::bool, $5::bool, $6::int8, 'x'::text", [
             Int64.max, Int64.min, Int32(-2_147_483_648), true, false, Int64(0),
