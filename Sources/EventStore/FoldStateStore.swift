@@ -50,10 +50,9 @@ public struct FoldStateStore: Sendable {
             .first?.decode(Int64.self, at: 0)
     }
 
-    /// The tenant's kept states, streamed in enrollment order (the primary key's), in batches: in
-    /// a transaction.
+    /// The tenant's kept states, streamed in enrollment order (the primary key's).
     public func forEachState(tenant: String, on session: Session, _ body: (EventFold.State) throws -> Void) throws {
-        try states(where: "tenant = $1", [tenant], batched: true, on: session, body)
+        try states(where: "tenant = $1", [tenant], on: session, body)
     }
 
     /// One enrollment's kept state, when a run kept one.
@@ -63,15 +62,11 @@ public struct FoldStateStore: Sendable {
         return found
     }
 
-    private func states(
-        where condition: String, _ parameters: [(any PostgresEncodable)?], batched: Bool = false, on session: Session, _ body: (EventFold.State) throws -> Void
-    ) throws {
-        let sql = """
+    private func states(where condition: String, _ parameters: [(any PostgresEncodable)?], on session: Session, _ body: (EventFold.State) throws -> Void) throws {
+        try session.stream("""
             SELECT student_period_id, event_id, kind, event_millis, student_id, active, added_at
             FROM \(quoteIdentifier(schema)).enrollment_states WHERE \(condition) ORDER BY student_period_id
-            """
-        let stream = batched ? { try session.streamInBatches(sql, parameters, $0) } : { try session.stream(sql, parameters, $0) }
-        try stream { row in
+            """, parameters) { row in
             let id: Int = try row.decode(at: 0)
             guard let kind = LocalEvent.Kind(rawValue: try row.decode(Int.self, at: 2)) else { return }
             var record: EnrollmentRecord?

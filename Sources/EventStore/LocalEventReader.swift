@@ -79,7 +79,7 @@ public struct LocalEventReader: Sendable {
             // (while a store is converted, after one).
             + (settled == nil || previous != nil ? "" : " AND event_type LIKE 'STUDENT\\_PERIOD\\_%' ORDER BY \(layout.enrollmentID(prefix: ""))")
         var current: Int?
-        try session.streamInBatches(sql, parameters) { row in
+        try session.stream(sql, parameters) { row in
             let stored = try Self.storedEvent(row, layout: layout)
             let event: LocalEvent
             switch EventUsability(stored) {

@@ -88,28 +88,6 @@ public struct Session {
         if let failure { throw failure }
     }
 
-    /// Runs a query through a cursor and hands its rows to `body`, fetched `batch` at a time:
-    /// for a large result read in a transaction (a cursor lives in one), where
-    /// ``stream(_:_:_:)``'s single-row mode costs a `PGresult` a row. Memory holds one batch.
-    public func streamInBatches(
-        _ sql: String, _ parameters: [(any PostgresEncodable)?] = [], batch: Int = 10_000, _ body: (Row) throws -> Void
-    ) throws {
-        precondition(batch > 0, "a batch holds at least one row")
-        try execute("DECLARE batched_rows NO SCROLL CURSOR FOR " + sql, parameters)
-        do {
-            while true {
-                let result = try query("FETCH FORWARD \(batch) FROM batched_rows")
-                for index in 0..<result.count { try body(Row(result: result, index: index)) }
-                if result.count < batch { break }
-            }
-        } catch {
-            // Closed, so that the transaction, if it goes on, may stream again.
-            _ = try? execute("CLOSE batched_rows")
-            throw error
-        }
-        try execute("CLOSE batched_rows")
-    }
-
     /// Runs `COPY ... FROM STDIN` (text format) and feeds it the rows `body` writes.
     ///
     /// Returns the number of rows the server stored. When `body` throws, the COPY is aborted and

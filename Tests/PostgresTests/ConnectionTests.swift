@@ -185,33 +185,6 @@ import TestSupport
         #expect(try connection.query("SELECT 1").first?.decode(Int.self, at: 0) == 1)
     }
 
-    @Test(arguments: [1, 7, 10, 1_000])
-    func aCursorHandsEveryRowOnceInOrderWhateverTheBatch(batch: Int) throws {
-        var seen: [Int] = []
-        try connection.transaction { session in
-            try session.streamInBatches("SELECT g FROM generate_series(1, $1::int) g ORDER BY g", [30], batch: batch) { seen.append(try $0.decode(at: 0)) }
-            // An empty result, and a second cursor in the same transaction.
-            try session.streamInBatches("SELECT g FROM generate_series(1, 0) g", batch: batch) { _ in Issue.record("no row expected") }
-        }
-        #expect(seen == Array(1...30))
-    }
-
-    @Test func aCursorStoppedByItsBodyLetsTheTransactionGoOnAndNeedsATransaction() throws {
-        struct Enough: Error {}
-        try connection.transaction { session in
-            #expect(throws: Enough.self) {
-                try session.streamInBatches("SELECT g FROM generate_series(1, 100) g", batch: 10) { row in
-                    if try row.decode(Int.self, at: 0) == 15 { throw Enough() }
-                }
-            }
-            var count = 0
-            try session.streamInBatches("SELECT g FROM generate_series(1, 100) g", batch: 10) { _ in count += 1 }
-            #expect(count == 100)
-        }
-        // A cursor lives in a transaction: outside one, the server says so.
-        #expect { try connection.withSession { try $0.streamInBatches("SELECT 1") { _ in } } } throws: { "\($0)".contains("transaction") }
-    }
-
     @Test func aPreparedStatementRunsAgainWithNewValuesAfterARollbackAndATableChange() throws {
         try connection.execute("CREATE TABLE prepared_items (id int PRIMARY KEY, name text)")
         let insert = "INSERT INTO prepared_items (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id"
