@@ -28,7 +28,7 @@ public enum EventLayout: Sendable, Equatable {
         switch self {
         case .typed:
             // The instant as epoch microseconds: a number is read far faster than a date's text.
-            return "\(p)student_period_id, \(p)student_id, \(p)active, (extract(epoch FROM \(p)added_at) * 1000000)::bigint"
+            return "\(p)student_period_id, \(p)student_id, \(p)active, \(Self.epochMicroseconds("\(p)added_at"))"
         case .converting:
             func field(_ typed: String, _ key: String, _ jsonType: String) -> String {
                 """
@@ -39,6 +39,24 @@ public enum EventLayout: Sendable, Equatable {
             return [field("student_period_id", "id", "number"), field("student_id", "studentId", "number"),
                     field("active", "active", "boolean"), field("added_at", "addedAt", "string")].joined(separator: ",\n")
         }
+    }
+
+    /// A `timestamptz` column as epoch milliseconds, for instants stored to the millisecond (the
+    /// events' times). `date_part` computes in `float8`, which holds every millisecond exactly
+    /// (from year 1 on; tested to 9500); `extract` computes in `numeric`, and cost the server a
+    /// fifth of a full fold (0.94 s against 0.72 s to send 1M rows).
+    static func epochMilliseconds(_ column: String) -> String {
+        "(date_part('epoch', \(column)) * 1000)::bigint"
+    }
+
+    /// A `timestamptz` column as epoch microseconds. Through `float8` every microsecond comes back
+    /// exactly while the epoch is under 2^32 seconds away (1833 to 2106-02-07; the first wrong
+    /// one found is just past it): the cheap path is taken from 1900 to 2100, `numeric` elsewhere.
+    static func epochMicroseconds(_ column: String) -> String {
+        """
+        CASE WHEN \(column) >= '1900-01-01+00' AND \(column) < '2100-01-01+00' THEN (date_part('epoch', \(column)) * 1000000)::bigint \
+        ELSE (extract(epoch FROM \(column)) * 1000000)::bigint END
+        """
     }
 
     /// The enrollment id of a row aliased `prefix`, as SQL: for joins and for the fold's order.

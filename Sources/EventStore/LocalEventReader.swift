@@ -105,7 +105,7 @@ public struct LocalEventReader: Sendable {
     /// The columns ``storedEvent(_:layout:)`` reads, of a `webhook_events` row aliased `prefix`
     /// (`"e."`, or `""`).
     static func eventColumns(prefix p: String, layout: EventLayout) -> String {
-        "\(p)event_id, \(p)event_type, (extract(epoch FROM \(p)event_time) * 1000)::bigint, \(p)signature_valid,\n"
+        "\(p)event_id, \(p)event_type, \(EventLayout.epochMilliseconds("\(p)event_time")), \(p)signature_valid,\n"
             + layout.fieldColumns(prefix: p)
     }
 
