@@ -173,8 +173,8 @@ import TestSupport
         #expect(listed.stdout == "\(safe)\t\(name)\n-rf\t-rf\n")
     }
 
-    /// Every command line the README and `docs/` show is one the binary takes: each is run with
-    /// `--help` appended, which parses every option it names and runs nothing.
+    /// Every command line the README and `docs/` show is one the binary takes (the benchmarks'
+    /// too): each is run with `--help` appended, which parses every option it names and runs nothing.
     @Test func theREADMEsCommandLinesParse() async throws {
         let docs = Self.packageRoot.appending(path: "docs")
         let pages = ["README.md"] + (try FileManager.default.contentsOfDirectory(atPath: docs.path)).filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
@@ -192,8 +192,8 @@ import TestSupport
             if let comment = text.range(of: "   #") ?? text.range(of: "  #") { text = String(text[..<comment.lowerBound]) }
             let words = text.split(separator: " ").map(String.init)
             // The binaries, after environment assignments, `sudo -u x sh -c '...` wrappers aside.
-            guard let index = words.firstIndex(where: { ["dreamclass-reconcile", "dreamclass-sim"].contains($0) }),
-                  words[..<index].allSatisfy({ $0.contains("=") || ["run", "swift", ".ci/setup", "&&"].contains($0) }) else { continue }
+            guard let index = words.firstIndex(where: { ["dreamclass-reconcile", "dreamclass-sim", "dreamclass-bench"].contains($0) }),
+                  words[..<index].allSatisfy({ $0.contains("=") || ["run", "swift", ".ci/setup", "&&", "-c", "release"].contains($0) }) else { continue }
             // Optional parts `[--flag VALUE]` are taken as given.
             commands.append(words[index...].map { $0.filter { $0 != "[" && $0 != "]" } }.filter { !$0.isEmpty && $0 != "..." })
         }
