@@ -103,15 +103,15 @@ struct IngestBench: AsyncParsableCommand {
             cores: \(ProcessInfo.processInfo.activeProcessorCount)
             """)
         if floor {
-            let floorSeconds = try await timeFloor(file: file, server: server, connection: connection)
+            let floorSeconds = try await timeFloor(file: file, expected: summary.stored, server: server, connection: connection)
             print(String(format: "floor: psql \\copy of the same %d rows, split into columns: %.2f s, %d rows/s; ingest at %.2f of the floor",
                          summary.stored, floorSeconds, Int(Double(summary.stored) / floorSeconds), floorSeconds / seconds))
         }
     }
 
-    /// The rows `ingest` stores, written as COPY text to a file (untimed), then loaded by psql into
+    /// The rows `ingest` stores, written in COPY's text format to a file (untimed), then loaded by psql into
     /// a second schema's empty table: what the server alone needs for them.
-    private func timeFloor(file: URL, server: TemporaryPostgresServer, connection: Connection) async throws -> Double {
+    private func timeFloor(file: URL, expected: Int, server: TemporaryPostgresServer, connection: Connection) async throws -> Double {
         try Migrator(schema: "floor").migrate(connection)
         let rows = FileManager.default.temporaryDirectory.appending(path: "bench-floor-\(UUID().uuidString).tsv")
         defer { try? FileManager.default.removeItem(at: rows) }
@@ -140,8 +140,9 @@ struct IngestBench: AsyncParsableCommand {
         let start = ContinuousClock.now
         let output = await shell("psql '\(server.conninfo())' -v ON_ERROR_STOP=1 -c \"\\\\copy floor.webhook_events (\(columns)) FROM '\(rows.path)'\"")
         let seconds = (ContinuousClock.now - start).seconds
-        guard output.contains("COPY ") else {
-            FileHandle.standardError.write(Data("error: the floor's copy failed: \(output)\n".utf8))
+        // psql says the command and the rows it copied: all of them, or the floor timed nothing.
+        guard output.trimmingCharacters(in: .whitespacesAndNewlines) == ["COPY", String(expected)].joined(separator: " ") else {
+            FileHandle.standardError.write(Data("error: the floor's copy did not store the \(expected) rows: \(output)\n".utf8))
             throw ExitCode(1)
         }
         return seconds
