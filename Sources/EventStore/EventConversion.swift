@@ -61,6 +61,7 @@ public struct EventConversion: Sendable {
             SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'student_period_id' AND NOT attisdropped)
             """, [table]).first?.decode(Bool.self, at: 0) == true else { return .typed }
         guard try layout(connection) == .converting else {
+            try buildIndexes(connection)
             try createView(connection)
             return .typed
         }
@@ -140,19 +141,31 @@ public struct EventConversion: Sendable {
         }
     }
 
-    /// The new index, the old one and the jsonb column gone, the view.
-    private func finish(_ connection: Connection) throws {
-        let index = "\(quoteIdentifier(schema)).webhook_events_enrollment"
-        let valid = try connection.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", [index]).first?.decode(Bool.self, at: 0)
-        // An interrupted CONCURRENTLY build leaves an invalid index that IF NOT EXISTS would keep.
-        if valid == false { try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(index)") }
-        if valid != true {
-            logger.info("building the index on the typed enrollment id (concurrently)")
-            try connection.execute("""
-                CREATE INDEX CONCURRENTLY IF NOT EXISTS webhook_events_enrollment
-                    ON \(table) (tenant, student_period_id, event_time) WHERE event_type LIKE 'STUDENT\\_PERIOD\\_%'
-                """)
+    /// The indexes the readers need, each built concurrently when it is missing or invalid (an
+    /// interrupted CONCURRENTLY build leaves an invalid index that IF NOT EXISTS would keep):
+    /// the typed enrollment id, which the fold reads in order; the events of other families,
+    /// which a full fold counts (without it, the count was one more pass over the tenant's rows,
+    /// 0.12 s of a 1M-event refold).
+    private func buildIndexes(_ connection: Connection) throws {
+        let indexes = [
+            ("webhook_events_enrollment", "the typed enrollment id",
+             "(tenant, student_period_id, event_time) WHERE event_type LIKE 'STUDENT\\_PERIOD\\_%'"),
+            ("webhook_events_other_families", "the events of other families",
+             "(tenant) WHERE event_type NOT IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')"),
+        ]
+        for (name, what, definition) in indexes {
+            let index = "\(quoteIdentifier(schema)).\(name)"
+            let valid = try connection.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", [index]).first?.decode(Bool.self, at: 0)
+            if valid == true { continue }
+            if valid == false { try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(index)") }
+            logger.info("building the index on \(what) (concurrently)")
+            try connection.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS \(name) ON \(table) \(definition)")
         }
+    }
+
+    /// The new indexes, the old one and the jsonb column gone, the view.
+    private func finish(_ connection: Connection) throws {
+        try buildIndexes(connection)
         try connection.execute("DROP INDEX CONCURRENTLY IF EXISTS \(quoteIdentifier(schema)).webhook_events_student_period")
         // Waiting for the lock blocks the writers queued behind it: half a second at most, then
         // again after a pause, while runs and the receiver go on in between.

@@ -65,6 +65,8 @@ public struct LocalEventReader: Sendable {
         outcome.previousHorizon = previous
         let since = previous.map { _ in " AND inserted_xid >= $2" } ?? ""
         let parameters: [(any PostgresEncodable)?] = previous.map { [tenant, $0] } ?? [tenant]
+        // Served by the partial index on the other families (built by `migrate`): no pass over the
+        // tenant's student-period rows.
         outcome.otherEvents = try session.query(
             "SELECT count(*) FROM \(table) WHERE tenant = $1 AND event_type NOT IN ('STUDENT_PERIOD_CREATED', 'STUDENT_PERIOD_UPDATED', 'STUDENT_PERIOD_DELETED')" + since,
             parameters

@@ -94,6 +94,7 @@ import Testing
             WHERE i.indrelid = 'dreamclass.webhook_events'::regclass
             """).rows.map { "\(try $0.decode(String.self, at: 0)) \(try $0.decode(Bool.self, at: 1))" }
         #expect(indexes.contains("webhook_events_enrollment true"))
+        #expect(indexes.contains("webhook_events_other_families true"))
         #expect(!indexes.contains { $0.hasPrefix("webhook_events_student_period") })
         #expect(try connection.query("SELECT count(*) FROM dreamclass.webhook_events_json WHERE document->>'tenant' = $1", [Self.tenant])
             .first?.decode(Int.self, at: 0) == stored)
