@@ -66,25 +66,48 @@ public struct RunStore: Sendable {
 
     /// Begins the transaction that will record the run, and writes the kept fold into it now,
     /// while the run still waits on its lookups: the fold goes with the run that read it (both
-    /// commit in ``finish(_:items:skipped:periods:learnedPeriods:lock:on:)``, or neither), and that
-    /// commit stays short. Until then every statement on `connection` is part of it; a run that
-    /// fails calls `connection.rollback()`.
+    /// commit in ``finish(_:items:skipped:periods:lock:on:)``, or neither), and that commit stays
+    /// short. Until then every statement on `connection` is part of it; a run that fails calls
+    /// `connection.rollback()`.
     public func stage(_ foldState: FoldStateStore.Update, runID: Int64, on connection: Connection) throws {
-        try connection.begin()
+        try staging(on: connection) { try FoldStateStore(schema: schema).save(foldState, runID: runID, on: $0) }
+    }
+
+    /// Writes into the run's transaction (begun by ``stage(_:runID:on:)``, or now) the
+    /// enrollment → period map this run learned: the enrollments the store did not know, or knew
+    /// in another period. A first run learns every enrollment of the school (100,000 rows took
+    /// 0.5 s to write), so this too is done while the lookups are still running, not at the commit.
+    public func stage(learnedPeriods: [Int: Int], tenant: String, on connection: Connection) throws {
+        guard !learnedPeriods.isEmpty else { return }
+        try staging(on: connection) { session in
+            try session.execute("CREATE TEMPORARY TABLE IF NOT EXISTS learned_periods (student_period_id bigint, period_id bigint) ON COMMIT DELETE ROWS")
+            try session.copyIn("COPY pg_temp.learned_periods (student_period_id, period_id) FROM STDIN") { writer in
+                for (enrollment, period) in learnedPeriods { try writer.row([enrollment, period]) }
+            }
+            try session.execute("""
+                INSERT INTO \(s).enrollment_periods (tenant, student_period_id, period_id)
+                SELECT $1, student_period_id, period_id FROM pg_temp.learned_periods
+                ON CONFLICT (tenant, student_period_id) DO UPDATE SET period_id = excluded.period_id, seen_at = now()
+                """, [tenant])
+        }
+    }
+
+    private func staging(on connection: Connection, _ body: (Session) throws -> Void) throws {
+        if !connection.inTransaction { try connection.begin() }
         do {
-            try connection.withSession { try FoldStateStore(schema: schema).save(foldState, runID: runID, on: $0) }
+            try connection.withSession(body)
         } catch {
             connection.rollback()
             throw error
         }
     }
 
-    /// Writes a finished run whole, in one transaction (the one ``stage(_:runID:on:)`` began, if
-    /// it did): its items, skipped events, period reads, the periods it learned, and last its
-    /// counts and status. Until that commits, the run stays `running` and is never taken as complete.
+    /// Writes a finished run whole, in one transaction (the one the staging began, if it did):
+    /// its items, skipped events, period reads, and last its counts and status. Until that
+    /// commits, the run stays `running` and is never taken as complete.
     public func finish(
         _ record: RunRecord, items: [StoredDriftItem], skipped: [LocalEventReader.Skipped], periods: [PeriodReadRecord],
-        learnedPeriods: [Int: Int], lock: RunLock? = nil, on connection: Connection
+        lock: RunLock? = nil, on connection: Connection
     ) throws {
         try connection.commit { session in
             // A run that lost its lock may share its school with another: it records nothing.
@@ -118,17 +141,6 @@ public struct RunStore: Sendable {
                         try writer.row([record.runID, period.periodID, period.name, period.readOK, period.enrollments, period.error, period.confirmingRead])
                     }
                 }
-            }
-            if !learnedPeriods.isEmpty {
-                try session.execute("CREATE TEMPORARY TABLE IF NOT EXISTS learned_periods (student_period_id bigint, period_id bigint) ON COMMIT DELETE ROWS")
-                try session.copyIn("COPY pg_temp.learned_periods (student_period_id, period_id) FROM STDIN") { writer in
-                    for (enrollment, period) in learnedPeriods { try writer.row([enrollment, period]) }
-                }
-                try session.execute("""
-                    INSERT INTO \(s).enrollment_periods (tenant, student_period_id, period_id)
-                    SELECT $1, student_period_id, period_id FROM pg_temp.learned_periods
-                    ON CONFLICT (tenant, student_period_id) DO UPDATE SET period_id = excluded.period_id, seen_at = now()
-                    """, [record.tenant])
             }
             try session.execute("""
                 UPDATE \(s).reconcile_runs SET finished_at = now(), status = $2, missed_creates = $3, missed_updates = $4,

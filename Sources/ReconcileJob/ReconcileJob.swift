@@ -63,8 +63,6 @@ public struct ReconcileJob: Sendable {
         public var items: [StoredDriftItem]
         public var periods: [PeriodReadRecord]
         public var skipped: [LocalEventReader.Skipped]
-        /// Enrollment id → period id, from this run's rosters, where the store did not know it yet.
-        public var learnedPeriods: [Int: Int]
         /// The fold to keep for the next run.
         public var foldState: FoldStateStore.Update?
         /// How long reading and folding the stored events took.
@@ -132,8 +130,7 @@ public struct ReconcileJob: Sendable {
             try Task.checkCancellation()
             if !options.dryRun {
                 try await Blocking.run { [outcome] in
-                    try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods,
-                                     learnedPeriods: outcome.learnedPeriods, lock: lock, on: connection)
+                    try store.finish(outcome.run, items: outcome.items, skipped: outcome.skipped, periods: outcome.periods, lock: lock, on: connection)
                 }
             }
             if let path = options.reportPath {
@@ -218,6 +215,10 @@ public struct ReconcileJob: Sendable {
 
         let wanted = Set(result.items.compactMap(\.studentID))
         lookups?.finish(with: wanted)
+        // What the rosters taught (a first run: every enrollment) is written while the lookups run.
+        try await staged
+        let learned = RunAssembly.periodsToRecord(learned: result.learnedPeriods, known: known)
+        async let periodsStaged: Void = options.dryRun ? () : Blocking.run { try store.stage(learnedPeriods: learned, tenant: tenant, on: connection) }
         let students = await lookedUp.filter { wanted.contains($0.key) }
         let names = Dictionary((inScope + school).compactMap { period in period.name.map { (period.id, $0) } }, uniquingKeysWith: { $1 })
         let calls = client.statistics.snapshot
@@ -228,9 +229,8 @@ public struct ReconcileJob: Sendable {
             events: .init(folded: local.eventsRead, unusable: local.unusable.count, unsigned: local.unsigned.count, other: local.otherEvents),
             calls: .init(calls: calls.totalCalls, retries: calls.retries, rereads: calls.rereads)
         )
-        try await staged
+        try await periodsStaged
         return Outcome(run: assembled.record, items: assembled.items, periods: assembled.periods, skipped: local.unusable + local.unsigned,
-                       learnedPeriods: RunAssembly.periodsToRecord(learned: result.learnedPeriods, known: known),
                        foldState: foldState, foldSeconds: foldSeconds,
                        suspectedCreates: options.createGuard.suspicion(
                            tenant: tenant, creates: assembled.record.missedCreates, roster: assembled.record.remoteEnrollments,

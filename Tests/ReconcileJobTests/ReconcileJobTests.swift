@@ -210,6 +210,23 @@ import Testing
         #expect(try connection.withSession { try FoldStateStore(schema: "dreamclass").horizon(tenant: Self.tenant, on: $0) } != nil)
     }
 
+    /// What a run learns of its rosters (each enrollment's period) is written while it waits on
+    /// its lookups, before its drift: when the drift cannot be written, that goes too.
+    @Test func aRunWhoseDriftCannotBeWrittenKeepsNeitherItsFoldNorWhatItLearned() async throws {
+        try connection.ingest(Self.scenario.storedWebhooks)
+        func learned() throws -> Int? { try connection.query("SELECT count(*) FROM dreamclass.enrollment_periods").first?.decode(Int.self, at: 0) }
+        try connection.execute("ALTER TABLE dreamclass.drift_items ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+        await #expect(throws: PostgresError.self) { try await run(Self.simulator(Self.scenario.schoolAfter)) }
+        #expect(try RunStore(schema: "dreamclass").recentRuns(tenant: Self.tenant, limit: 5, on: connection).map(\.status) == [.failed])
+        #expect(try learned() == 0)
+        #expect(try connection.withSession { try FoldStateStore(schema: "dreamclass").horizon(tenant: Self.tenant, on: $0) } == nil)
+
+        try connection.execute("ALTER TABLE dreamclass.drift_items DROP CONSTRAINT refuse_all")
+        let next = try await run(Self.simulator(Self.scenario.schoolAfter))
+        #expect(next.run.status == .drift)
+        #expect(try learned() == next.run.remoteEnrollments)
+    }
+
     @Test func aSecondRunOfTheSameTenantIsRefused() async throws {
         let holder = try database.connect()
         let lock = try #require(try RunLock.acquire(schema: "dreamclass", tenant: Self.tenant, connection: holder))
