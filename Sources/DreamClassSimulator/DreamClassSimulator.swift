@@ -139,8 +139,16 @@ public final class DreamClassSimulator: Sendable {
         state.school.enrollments[period] = rows
     }
 
+    /// The answer, `latency` after the request came: building it is part of the latency, as it is
+    /// of a real API's, so a roster of 1,000 rows takes no longer than the setting says.
     private func answer(_ request: Request, settings: SimulatorSettings, latency: Duration?, fault: Fault) async -> (APIOperation?, Response) {
-        if let latency { try? await Task.sleep(for: latency) }
+        let due = latency.map { ContinuousClock.now + $0 }
+        let answer = await compose(request, settings: settings, fault: fault)
+        if let due { try? await Task.sleep(until: due, clock: .continuous) }
+        return answer
+    }
+
+    private func compose(_ request: Request, settings: SimulatorSettings, fault: Fault) async -> (APIOperation?, Response) {
         let route = Route(path: request.uri.path, settings: settings)
         guard let route else { return (nil, Self.json(.notFound, #"{"error":"no such endpoint"}"#)) }
         let headers = request.headers
