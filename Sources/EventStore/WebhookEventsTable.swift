@@ -43,7 +43,7 @@ public struct WebhookEventsTable: Sendable {
 
     /// The typed columns of an envelope, as the insert takes them: the fold's fields for a
     /// student-period event; nothing for another family, whose body is all that is kept.
-    static func typedFields(_ envelope: WebhookEnvelope) -> [(any PostgresEncodable)?] {
+    static func typedFields(_ envelope: WebhookEnvelope) -> [(any PostgresBinaryEncodable)?] {
         guard LocalEvent.Kind(eventType: envelope.type) != nil else { return [nil, nil, nil, nil] }
         return [envelope.data.id, envelope.data.studentID, envelope.data.active, envelope.data.addedAt]
     }

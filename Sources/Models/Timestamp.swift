@@ -12,10 +12,7 @@ public enum Timestamp {
     /// outside ``validMillis`` (or not a number) is printed as the nearest end of that range:
     /// printing never traps, and input out of range is refused before it gets here.
     public static func format(_ date: Date) -> String {
-        let lowest = validMillis.lowerBound * 1000, highest = validMillis.upperBound * 1000 + 999
-        let raw = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        // Compared as Doubles (whose steps near the ends are 32 µs), converted only inside.
-        var micros = raw.isNaN ? 0 : raw <= Double(lowest) ? lowest : raw >= Double(highest) ? highest : Int64(raw)
+        var micros = epochMicroseconds(date)
         var seconds = micros / 1_000_000
         micros %= 1_000_000
         if micros < 0 {
@@ -35,6 +32,16 @@ public enum Timestamp {
         }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
+    }
+
+    /// The instant in whole microseconds since 1970, PostgreSQL's precision, as ``format(_:)``
+    /// prints it (and as binary `COPY` sends it): a date outside ``validMillis`` (or not a number)
+    /// is the nearest end of that range.
+    public static func epochMicroseconds(_ date: Date) -> Int64 {
+        let lowest = validMillis.lowerBound * 1000, highest = validMillis.upperBound * 1000 + 999
+        let raw = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        // Compared as Doubles (whose steps near the ends are 32 µs), converted only inside.
+        return raw.isNaN ? 0 : raw <= Double(lowest) ? lowest : raw >= Double(highest) ? highest : Int64(raw)
     }
 
     /// `2024-10-02T09:40:02.179Z`: milliseconds in UTC, the one format of every report and of

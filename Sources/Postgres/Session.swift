@@ -94,11 +94,28 @@ public struct Session {
     /// nothing of it is stored.
     @discardableResult
     public func copyIn(_ sql: String, _ body: (inout CopyWriter) throws -> Void) throws -> Int {
-        _ = try check(PQexec(raw, sql), sql, expecting: PGRES_COPY_IN)
-        var writer = CopyWriter(session: self)
-        do {
+        try copy(sql) { session in
+            var writer = CopyWriter(session: session)
             try body(&writer)
             try writer.flush()
+        }
+    }
+
+    /// Runs `sql`, a `COPY ... FROM STDIN` without options, in the binary format (the option is
+    /// added here), and feeds it the rows `body` writes; otherwise as ``copyIn(_:_:)``.
+    @discardableResult
+    public func copyInBinary(_ sql: String, _ body: (inout BinaryCopyWriter) throws -> Void) throws -> Int {
+        try copy(sql + " (FORMAT binary)") { session in
+            var writer = BinaryCopyWriter(session: session)
+            try body(&writer)
+            try writer.finish()
+        }
+    }
+
+    private func copy(_ sql: String, feed: (Session) throws -> Void) throws -> Int {
+        _ = try check(PQexec(raw, sql), sql, expecting: PGRES_COPY_IN)
+        do {
+            try feed(self)
         } catch {
             PQputCopyEnd(raw, "aborted by the client")
             drain()

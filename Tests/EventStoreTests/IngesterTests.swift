@@ -122,6 +122,36 @@ import Testing
     /// One oversized field is that line's problem: rejected at validation (a limit per field) or,
     /// for what only the server refuses (a 20 KB number it cannot index), by halving the batch
     /// until the line stands alone. The good lines around it are stored, on every rerun too.
+    /// `ingest` sends its rows in COPY's binary format, the receiver as a prepared statement's
+    /// text: the same body must give the same row either way, to the microsecond and the byte.
+    @Test func ingestAndTheReceiverStoreTheSameRowForTheSameBody() throws {
+        let lines = [
+            Self.envelope(signature: "c2lnbmF0dXJl"),
+            Self.envelope(type: "STUDENT_PERIOD_DELETED", data: #"{"id":75}"#),
+            Self.envelope(type: "STUDENT_UPDATED", data: #"{"id":3,"name":"Zoë \"Z\" O'Neil \\ \t 🎒"}"#),
+            Self.envelope(timestamp: "-62135596800000", data: #"{"id":76,"active":false,"addedAt":"0001-01-01T00:00:00.000001Z","studentId":1}"#),
+            Self.envelope(timestamp: "253402300799999", data: #"{"id":77,"active":true,"addedAt":"9999-12-31T23:59:59.999999+05:30","studentId":2}"#),
+            Self.envelope(timestamp: "1733373600123", data: #"{"id":78,"active":true,"addedAt":"2106-02-07T06:36:01.733887Z","studentId":-9}"#),
+            Self.envelope(data: #"{"id":79,"active":"yes","addedAt":"not a date","studentId":"7"}"#),
+        ]
+        #expect(try ingest(lines.joined(separator: "\n")).stored == lines.count)
+        let (_, received) = try TestPostgres.makeStore("ingest-or-receiver", quiet: true)
+        for line in lines {
+            let envelope = try WebhookEnvelope.validate(Array(line.utf8))
+            #expect(try ReceiverInbox(schema: schema).store(envelope, body: line, signatureValid: nil, on: received) == .stored)
+        }
+        func rows(_ connection: Connection) throws -> [[String?]] {
+            try connection.query("""
+                SELECT event_id::text, tenant, event_type, event_time::text, signature, signature_valid::text, body,
+                    student_period_id::text, student_id::text, active::text, added_at::text
+                FROM dreamclass.webhook_events ORDER BY event_id
+                """).rows.map { row in try (0..<11).map { try row.decodeIfPresent(String.self, at: $0) } }
+        }
+        let ingested = try rows(connection)
+        #expect(ingested.count == lines.count)
+        #expect(ingested == (try rows(received)))
+    }
+
     @Test func anOversizedFieldRejectsItsLineAndStoresTheRest() throws {
         let long = String(repeating: "x", count: 20_000)
         // Digits that do not compress: the server cannot fit them in an index entry.

@@ -142,6 +142,48 @@ import TestSupport
         #expect(try rows.map { try $0.decode(String.self, at: 4) } == uuids.map { $0.postgresText })
     }
 
+    /// The binary format sends each value's bytes, nothing escaped: what is stored must be what
+    /// the text format stores, text of every awkward kind, the ends of each number range, NULLs,
+    /// and more rows than one buffer holds.
+    @Test func binaryCopyStoresWhatTheTextFormatStores() throws {
+        var random = SystemRandomNumberGenerator()
+        let texts = [
+            "tab\there", "new\nline", "carriage\rreturn", #"back\slash \N \\N"#, "quote \" and ' both",
+            "Ελληνικά, Français, 日本語, emoji 🎒", "", "trailing backslash \\", String(repeating: "long ", count: 20_000),
+        ]
+        let ints: [Int] = [0, 1, -1, 255, 256, Int.max, Int.min] + (0..<3_000).map { _ in Int.random(in: .min ... .max, using: &random) }
+        let rows: [[(any PostgresBinaryEncodable)?]] = ints.enumerated().map { index, value in
+            [index, Int64(value), index % 3 == 0 ? nil : UUID(), index % 2 == 0, index % 5 == 4 ? nil : texts[index % texts.count]]
+        }
+        for table in ["copy_as_text", "copy_as_binary"] {
+            try connection.execute("CREATE TABLE \(table) (n bigint, i bigint, u uuid, b bool, t text)")
+        }
+        let (text, binary) = try connection.withSession { session in
+            (try session.copyIn("COPY copy_as_text (n, i, u, b, t) FROM STDIN") { writer in for row in rows { try writer.row(row) } },
+             try session.copyInBinary("COPY copy_as_binary (n, i, u, b, t) FROM STDIN") { writer in for row in rows { try writer.row(row) } })
+        }
+        #expect(text == rows.count && binary == rows.count)
+        let differing = "SELECT count(*) FROM ((TABLE copy_as_text EXCEPT TABLE copy_as_binary) UNION ALL (TABLE copy_as_binary EXCEPT TABLE copy_as_text)) d"
+        #expect(try connection.query(differing).first?.decode(Int.self, at: 0) == 0)
+        #expect(try connection.query("SELECT i FROM copy_as_binary ORDER BY n").rows.map { try $0.decode(Int.self, at: 0) } == ints)
+        let nulls = try connection.query("SELECT count(*) FILTER (WHERE u IS NULL), count(*) FILTER (WHERE t IS NULL) FROM copy_as_binary").first
+        #expect(try nulls?.decode(Int.self, at: 0) == rows.indices.filter { $0 % 3 == 0 }.count)
+        #expect(try nulls?.decode(Int.self, at: 1) == rows.indices.filter { $0 % 5 == 4 }.count)
+    }
+
+    /// A binary value must have its column's exact type: an `int8` sent to an `int4` column is
+    /// refused by the server, with its SQLSTATE, and nothing of the COPY is stored.
+    @Test func aBinaryValueOfAnotherWidthIsRefusedAndNothingIsStored() throws {
+        try connection.execute("CREATE TABLE copy_narrow (n int)")
+        let error = #expect(throws: PostgresError.self) {
+            try connection.withSession { session in
+                try session.copyInBinary("COPY copy_narrow (n) FROM STDIN") { writer in try writer.row([1]) }
+            }
+        }
+        #expect(error?.sqlState == "22P03")
+        #expect(try connection.query("SELECT count(*) FROM copy_narrow").first?.decode(Int.self, at: 0) == 0)
+    }
+
     @Test func aCopyWhoseBodyThrowsStoresNothing() throws {
         struct Boom: Error {}
         try connection.execute("CREATE TABLE copy_aborted (n int)")
