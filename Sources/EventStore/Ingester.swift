@@ -6,11 +6,12 @@ import Signing
 
 /// Loads webhook bodies, one JSON envelope per line, into `webhook_events`.
 ///
-/// Lines are validated here and written in batches: valid ones by COPY into a temporary table
-/// and from there into the store (an event id already stored is a duplicate, not an error),
-/// invalid ones whole into `rejected_events` with their line number and reason. Each batch is one
-/// transaction, so an interrupted ingest leaves whole batches and can simply be run again. The
-/// next batch is parsed while the server inserts the current one.
+/// Lines are validated here and written in batches: valid ones by a binary COPY straight into
+/// the store, or, when a batch meets an event id stored already (a duplicate, not an error),
+/// through a temporary table that skips what is there; invalid ones whole into `rejected_events`
+/// with their line number and reason. Each batch is one transaction, so an interrupted ingest
+/// leaves whole batches and can simply be run again. The next batch is parsed while the server
+/// stores the current one.
 public struct Ingester: Sendable {
     /// Counts of one ingest. `read == stored + duplicates + rejected`.
     public struct Summary: Sendable, Equatable, CustomStringConvertible {
@@ -72,7 +73,7 @@ public struct Ingester: Sendable {
     /// Ingests every line of `reader` through `connections`, one batch per connection at a time.
     ///
     /// The batches are parsed here while the writers store the ones before (on ``Blocking``'s
-    /// threads): the server's work on a batch (parsing jsonb, maintaining indexes) is what bounds
+    /// threads): the server's work on a batch (storing rows, maintaining indexes) is what bounds
     /// an ingest, and more connections spread it over the server's cores. Batches are independent
     /// transactions, so the order they commit in does not matter; each inserts its events in
     /// event-id order, so two writers (or two ingests, or a receiver) meeting the same ids wait for
