@@ -11,6 +11,13 @@ public struct Migrator: Sendable {
     public var schema: String
     public var migrations: [Migration]
     public var logger: Logger
+    /// How long to wait for another migration of the schema (it may be converting a large store
+    /// for hours) before giving up with ``MigrationError/busy(schema:waited:)``.
+    public var lockWait: Duration = Self.defaultLockWait
+
+    /// ``lockWait`` unless `migrate --deadline` says otherwise: long enough for another `migrate`
+    /// to apply its files, short enough that a nightly job stuck behind a conversion says so.
+    public static let defaultLockWait: Duration = .seconds(600)
 
     public init(schema: String, migrations: [Migration] = Migration.bundled, logger: Logger = Logger(label: "migrate")) {
         self.schema = schema
@@ -32,19 +39,38 @@ public struct Migrator: Sendable {
         _ connection: Connection, conversion: EventConversion?, until deadline: ContinuousClock.Instant? = nil
     ) throws -> (applied: [Int], conversion: EventConversion.Outcome?) {
         let lockKey = "dreamclass-reconcile:migrate:\(schema)"
-        // Tried, and tried again after a pause, rather than waited for inside a statement: a
-        // waiting statement holds a snapshot, and the conversion's CREATE INDEX CONCURRENTLY in the
-        // process that holds the lock waits for every older snapshot to go, so the two would
-        // deadlock. Each try ends by the connection's deadline, if one is set.
-        var pauseMicroseconds: UInt32 = 10_000
-        while try connection.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [lockKey]).first?.decode(Bool.self, at: 0) != true {
-            if pauseMicroseconds == 10_000 { logger.notice("waiting for another migration of this schema to finish", metadata: ["schema": "\(schema)"]) }
-            usleep(pauseMicroseconds)
-            pauseMicroseconds = min(pauseMicroseconds * 2, 500_000)
-        }
+        try takeLock(lockKey, on: connection)
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [lockKey]) }
         let applied = try applyPending(connection)
         return (applied, try conversion?.run(connection, until: deadline))
+    }
+
+    /// Takes the schema's migration lock, waiting up to ``lockWait`` for another migration.
+    ///
+    /// Tried, and tried again after a pause, rather than waited for inside a statement: a waiting
+    /// statement holds a snapshot, and the conversion's CREATE INDEX CONCURRENTLY in the process
+    /// that holds the lock waits for every older snapshot to go, so the two would deadlock. The
+    /// connection's deadline passing during the wait ends it the same way as `lockWait`.
+    private func takeLock(_ key: String, on connection: Connection) throws {
+        let start = ContinuousClock.now
+        var pause: Duration = .milliseconds(10)
+        var refused = false
+        while true {
+            do {
+                if try connection.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [key]).first?.decode(Bool.self, at: 0) == true {
+                    return
+                }
+            } catch let error as PostgresError where error.isTimeout && refused {
+                throw MigrationError.busy(schema: schema, waited: ContinuousClock.now - start)
+            }
+            if !refused { logger.notice("waiting for another migration of this schema to finish", metadata: ["schema": "\(schema)"]) }
+            refused = true
+            let waited = ContinuousClock.now - start
+            if waited >= lockWait { throw MigrationError.busy(schema: schema, waited: waited) }
+            // The last try comes at `lockWait`, not a pause past it.
+            usleep(UInt32((min(pause, lockWait - waited).seconds * 1_000_000).rounded()))
+            pause = min(pause * 2, .milliseconds(500))
+        }
     }
 
     private func applyPending(_ connection: Connection) throws -> [Int] {
@@ -124,6 +150,8 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
     case failed(name: String, error: PostgresError)
     /// The store is missing or older than this binary.
     case notUpToDate(schema: String)
+    /// Another migration of the schema held its lock all the `waited` time: nothing was applied.
+    case busy(schema: String, waited: Duration)
 
     public var description: String {
         switch self {
@@ -137,6 +165,10 @@ public enum MigrationError: Error, Sendable, CustomStringConvertible {
             "migration \(name) failed and was rolled back: \(error); fix the cause, then run `dreamclass-reconcile migrate` again"
         case .notUpToDate(let schema):
             "the event store in schema \"\(schema)\" is missing or out of date: run `dreamclass-reconcile migrate` first"
+        case .busy(let schema, let waited):
+            "another migration of schema \"\(schema)\" held its lock for all of the \(String(format: "%g", (waited.seconds * 10).rounded() / 10)) s waited "
+                + "(a `migrate` converting a large store takes a while): nothing was applied; try again later, "
+                + "or give `migrate --deadline` a longer wait"
         }
     }
 }

@@ -41,8 +41,11 @@ public enum ExitCodes {
         case let error as PostgresError:
             return code(for: error)
         case let error as MigrationError:
-            if case .failed(_, let cause) = error { return code(for: cause, stop: stop) }
-            return ExitStatus.configuration
+            switch error {
+            case .failed(_, let cause): return code(for: cause, stop: stop)
+            case .busy: return ExitStatus.tryAgain
+            case .checksumMismatch, .unknownVersion, .notUpToDate: return ExitStatus.configuration
+            }
         case let error as BackfillError:
             switch error {
             case .noSuchRun, .runNotFinished: return ExitStatus.usage

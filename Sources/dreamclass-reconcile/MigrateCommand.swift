@@ -10,7 +10,7 @@ struct MigrateCommand: AsyncParsableCommand {
         abstract: "Create or upgrade the event store's tables (safe to run again, and from two processes at once)."
     )
 
-    @Option(help: "Stop waiting on PostgreSQL (a lock another session holds, a migration that runs long) after this: 90s, 15m, 2h (default: no limit); exit 75, nothing of an unfinished file applied.")
+    @Option(help: "Stop waiting on PostgreSQL (a lock another session holds, a migration that runs long) after this: 90s, 15m, 2h (default: no limit, but 10m for another migrate to finish); exit 75, nothing of an unfinished file applied.")
     var deadline: String?
 
     @OptionGroup var global: GlobalOptions
@@ -22,13 +22,15 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try global.makeLogger(label: "migrate")
         try await exitOnFailure {
-            let connection = try global.connect(logger: logger, deadline: deadline.flatMap(parseDuration))
-            let migrator = Migrator(schema: global.resolvedSchema, logger: logger)
+            let limit = deadline.flatMap(parseDuration)
+            let connection = try global.connect(logger: logger, deadline: limit)
+            // The wait for another migration, and the conversion (between batches), stop a little
+            // before the deadline rather than have a statement cut off by it.
+            var migrator = Migrator(schema: global.resolvedSchema, logger: logger)
+            migrator.lockWait = limit.map { $0 * 0.9 } ?? Migrator.defaultLockWait
             var conversion = EventConversion(schema: global.resolvedSchema, logger: logger)
             conversion.progress = { ProgressLine.show("converting stored events: \($0) of about \($1)") }
-            // The conversion stops a little before the deadline, between batches, rather than
-            // have its last batch cut off by it.
-            let end = deadline.flatMap(parseDuration).map { ContinuousClock.now + $0 * 0.9 }
+            let end = limit.map { ContinuousClock.now + $0 * 0.9 }
             let (applied, converted) = try migrator.migrate(connection, conversion: conversion, until: end)
             ProgressLine.show("")
             let schema = global.resolvedSchema

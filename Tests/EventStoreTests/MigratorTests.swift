@@ -73,6 +73,23 @@ import TestSupport
         #expect(try await waiting.value.count == Migration.bundled.count)
     }
 
+    /// Another migration that holds the lock longer than `lockWait` (a conversion of a large
+    /// store): the waiting one gives up, says why, and has applied nothing.
+    @Test func aMigrationWaitsForAnotherOnlyAsLongAsItsLockWait() throws {
+        let database = try TestPostgres.makeDatabase("lock-busy")
+        let holder = try database.connect()
+        try holder.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", ["dreamclass-reconcile:migrate:dreamclass"])
+        var migrator = Migrator(schema: "dreamclass")
+        migrator.lockWait = .milliseconds(300)
+        let waiting = try database.connect()
+        let error = #expect(throws: MigrationError.self) { try migrator.migrate(waiting) }
+        #expect(error?.description.contains(#"another migration of schema "dreamclass" held its lock"#) == true)
+        #expect(error?.description.contains("try again later") == true)
+        #expect(try waiting.query("SELECT to_regclass('dreamclass.schema_migrations') IS NULL").first?.decode(Bool.self, at: 0) == true)
+        try holder.execute("SELECT pg_advisory_unlock_all()")
+        #expect(try migrator.migrate(waiting) == Migration.bundled.map(\.version))
+    }
+
     @Test func twoProcessesMigratingAtOnceApplyEachFileOnce() async throws {
         let database = try TestPostgres.makeDatabase("concurrent")
         let results = try await withThrowingTaskGroup(of: [Int].self) { group in

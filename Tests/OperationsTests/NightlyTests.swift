@@ -120,6 +120,19 @@ import TestSupport
         #expect(result.stderr.contains("period 999 is not in the school's period list"))
     }
 
+    /// `migrate` behind another that holds the schema's migration lock waits no longer than its
+    /// `--deadline` (nine tenths of it; 10 minutes without one), then exits 75 saying why.
+    @Test func migrateBehindAnotherMigrationExits75WhenItsDeadlinePasses() async throws {
+        let database = try TestPostgres.makeDatabase("nightly-migrate-busy")
+        let holder = try database.connect()
+        try holder.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", ["dreamclass-reconcile:migrate:dreamclass"])
+        let result = await Command.run("dreamclass-reconcile", ["migrate", "--deadline", "2s", "--database", database.conninfo])
+        #expect(result.status == 75, "\(result.stderr)")
+        // It gives up at 1.8 s, or when the deadline passes first on a busy machine: the same error.
+        #expect(result.stderr.contains(#"error: another migration of schema "dreamclass" held its lock for all of the "#), "\(result.stderr)")
+        #expect(result.stderr.contains("try again later"), "\(result.stderr)")
+    }
+
     @Test func aSchoolNamedLikeAPathWritesOnlyInsideTheFolders() async throws {
         let database = try TestPostgres.makeDatabase("nightly-names")
         let work = try temporaryFolder("names")
