@@ -86,8 +86,7 @@ public struct ConfigCheckJob: Sendable {
         for name in file.schoolNames {
             let settings = try file.school(name, environment: environment)
             let prefix = "school \(name) (tenant \(settings.api.tenant))"
-            let secret = try DreamClassConfiguration.secret("DREAMCLASS_WEBHOOK_SECRET", environment: settings.secretsEnvironment(environment))
-            console.secret(secret)
+            let secret = try Secrets.read("DREAMCLASS_WEBHOOK_SECRET", environment: settings.secretsEnvironment(environment), register: console.secret)
             guard let secret else {
                 console.error("\(prefix): no webhook secret (DREAMCLASS_WEBHOOK_SECRET, _FILE, or webhook_secret_file)\n")
                 failed = true

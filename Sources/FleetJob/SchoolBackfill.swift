@@ -37,11 +37,7 @@ public struct SchoolBackfill: Sendable {
         do {
             let path = reportPath ?? BackfillReport.defaultPath(in: school.reportDirectory, tenant: school.api.tenant, at: Date())
             let secrets = school.secretsEnvironment(environment)
-            func secret(_ name: String) throws -> String? {
-                let value = try DreamClassConfiguration.secret(name, environment: secrets)
-                console.secret(value)
-                return value
-            }
+            func secret(_ name: String) throws -> String? { try Secrets.read(name, environment: secrets, register: console.secret) }
             var options = BackfillJob.Options(schema: schema, runID: runID)
             options.maxDeletes = school.maxDeletes
             options.allowMassDelete = allowMassDelete

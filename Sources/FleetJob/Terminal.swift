@@ -38,8 +38,11 @@ public enum Secrets {
 
 extension Secrets {
     /// Reads a secret from `NAME`, or from the file `NAME_FILE` names (its content, trimmed), and
-    /// keeps it out of every line printed or logged from then on.
-    public static func read(_ name: String, environment: [String: String]) throws -> String? {
+    /// keeps it out of every line printed or logged from then on: by ``register(_:)``, or by the
+    /// hook a job's ``Console`` gives (a test's sees what would be redacted).
+    public static func read(
+        _ name: String, environment: [String: String], register: (String?) -> Void = { Secrets.register($0) }
+    ) throws -> String? {
         let value = try DreamClassConfiguration.secret(name, environment: environment)
         register(value)
         return value

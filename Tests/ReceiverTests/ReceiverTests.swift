@@ -103,6 +103,34 @@ import Testing
         #expect(try count("SELECT count(*) FROM dreamclass.rejected_events WHERE source_name = 'serve'") == 1)
     }
 
+    /// PostgreSQL ends every connection of the receiver (a restart, a failover, an administrator)
+    /// after its insert was prepared on them: each later delivery is stored on a new connection,
+    /// which prepares the insert again, or is answered 503, which DreamClass sends again; none is
+    /// lost and none stored twice.
+    @Test func deliveriesAreStoredAfterTheDatabaseEndsEveryConnection() async throws {
+        let receiver = receiver()
+        let url = try await receiver.start()
+        for _ in 0..<4 { #expect(try await Self.post(url, Self.body()).0 == 200) }
+        let ended = try count("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+            """)
+        #expect(ended >= 1)
+        var answers: [Int: Int] = [:]
+        for _ in 0..<10 {
+            let body = Self.body()
+            var status = 0
+            for _ in 0..<5 {
+                status = try await Self.post(url, body).0
+                answers[status, default: 0] += 1
+                if status == 200 { break }
+            }
+            #expect(status == 200)
+        }
+        await receiver.stop()
+        #expect(Set(answers.keys).isSubset(of: [200, 503]), "\(answers)")
+        #expect(try count("SELECT count(*) FROM dreamclass.webhook_events") == 14)
+    }
+
     @Test func theDatabaseDownIs503() async throws {
         var options = WebhookReceiver.Options(schema: "dreamclass")
         options.signature = Self.signature
