@@ -131,6 +131,36 @@ import Testing
         #expect(try count("SELECT count(*) FROM dreamclass.webhook_events") == 14)
     }
 
+    /// `ingest` loads a file of events while DreamClass re-delivers some of them to the receiver,
+    /// at the same moment: each event is stored once, and what one stored first the other counts
+    /// as a duplicate (both write in event-id order, so neither deadlocks the other).
+    @Test func ingestAndTheReceiverMeetingTheSameIDsStoreEachOnce() async throws {
+        let receiver = receiver()
+        let url = try await receiver.start()
+        let bodies = (0..<2_000).map { _ in Self.body() }
+        let file = FileManager.default.temporaryDirectory.appending(path: "overlap-\(UUID().uuidString).jsonl")
+        try Data((bodies.joined(separator: "\n") + "\n").utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let writers = try (0..<2).map { _ in try database.connect() }
+        async let ingested = {
+            var reader = LineReader(handle: try FileHandle(forReadingFrom: file))
+            return try await Ingester(schema: "dreamclass", batchSize: 25).ingest(&reader, sourceName: "overlap.jsonl", into: writers)
+        }()
+        let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for (index, body) in bodies.enumerated() where index % 4 == 0 {
+                group.addTask { try await Self.post(url, body) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let summary = try await ingested
+        await receiver.stop()
+        #expect(answers.allSatisfy { $0.0 == 200 })
+        let byReceiver = try count("SELECT count(*) FROM dreamclass.webhook_events WHERE source = 'webhook'")
+        #expect(answers.filter { $0.1.contains("stored") }.count == byReceiver)
+        #expect(summary == .init(read: bodies.count, stored: bodies.count - byReceiver, duplicates: byReceiver, rejected: 0))
+        #expect(try count("SELECT count(*) FROM dreamclass.webhook_events") == bodies.count)
+    }
+
     @Test func theDatabaseDownIs503() async throws {
         var options = WebhookReceiver.Options(schema: "dreamclass")
         options.signature = Self.signature
