@@ -27,6 +27,40 @@ import Testing
             """, [tenant]).rows.map { try $0.decode(String.self, at: 0) }
     }
 
+    /// A `CREATE INDEX CONCURRENTLY` that did not finish (the process killed, the build failed)
+    /// leaves an invalid index behind under the name: the next `migrate` drops it and builds the
+    /// index again, both of the conversion's indexes.
+    @Test func anIndexLeftInvalidByAnUnfinishedBuildIsBuiltAgainByTheNextMigrate() throws {
+        let (_, connection) = try TestPostgres.makeStore("invalid-index", quiet: true)
+        let other = { (tenant: String) in
+            #"{"id":"\#(UUID().uuidString)","type":"STUDENT_UPDATED","tenant":"\#(tenant)","timestamp":1,"data":{"id":1}}"#
+        }
+        let enrollment = #"{"id":74,"active":true,"addedAt":"2024-10-02T09:40:02.179+00:00","studentId":76}"#
+        let row = { #"{"id":"\#(UUID().uuidString)","type":"STUDENT_PERIOD_UPDATED","tenant":"t","timestamp":1,"data":\#(enrollment)}"# }
+        #expect(try connection.ingest([other("t"), other("t"), row(), row()]).stored == 4)
+        let names = ["webhook_events_enrollment", "webhook_events_other_families"]
+        func state(_ name: String) throws -> (valid: Bool, unique: Bool, definition: String)? {
+            try connection.query("""
+                SELECT indisvalid, indisunique, pg_get_indexdef(indexrelid) FROM pg_index WHERE indexrelid = to_regclass($1)
+                """, ["dreamclass.\(name)"]).first.map { (try $0.decode(at: 0), try $0.decode(at: 1), try $0.decode(at: 2)) }
+        }
+        let built = try names.map { try #require(try state($0)) }
+        for name in names {
+            try connection.execute("DROP INDEX dreamclass.\(name)")
+            // A unique build over rows that repeat fails half-way, as a killed one stops: invalid.
+            #expect(throws: PostgresError.self) {
+                try connection.execute("CREATE UNIQUE INDEX CONCURRENTLY \(name) ON dreamclass.webhook_events (tenant)")
+            }
+            #expect(try state(name)?.valid == false)
+        }
+        try Migrator(schema: "dreamclass").migrate(connection)
+        for (index, name) in names.enumerated() {
+            let rebuilt = try #require(try state(name))
+            #expect(rebuilt.valid && !rebuilt.unique, "\(name)")
+            #expect(rebuilt.definition == built[index].definition)
+        }
+    }
+
     @Test func aStoreIsConvertedWhileTheReceiverStoresAndTheStatesStayTheSame() async throws {
         let database = try TestPostgres.makeDatabase("convert")
         let connection = try database.connect()
