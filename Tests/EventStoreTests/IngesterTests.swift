@@ -119,9 +119,6 @@ import Testing
         #expect(bodies == lines.sorted())
     }
 
-    /// One oversized field is that line's problem: rejected at validation (a limit per field) or,
-    /// for what only the server refuses (a 20 KB number it cannot index), by halving the batch
-    /// until the line stands alone. The good lines around it are stored, on every rerun too.
     /// `ingest` sends its rows in COPY's binary format, the receiver as a prepared statement's
     /// text: the same body must give the same row either way, to the microsecond and the byte.
     @Test func ingestAndTheReceiverStoreTheSameRowForTheSameBody() throws {
@@ -152,6 +149,9 @@ import Testing
         #expect(ingested == (try rows(received)))
     }
 
+    /// One oversized field is that line's problem: rejected at validation (a limit per field) or,
+    /// for what only the server refuses (a 20 KB number it cannot index), by halving the batch
+    /// until the line stands alone. The good lines around it are stored, on every rerun too.
     @Test func anOversizedFieldRejectsItsLineAndStoresTheRest() throws {
         let long = String(repeating: "x", count: 20_000)
         // Digits that do not compress: the server cannot fit them in an index entry.
