@@ -61,6 +61,30 @@ import Testing
         }
     }
 
+    /// A long conversion says how far it is: after each batch to the terminal's progress line
+    /// (rows converted, of about how many), every 50 batches in the log, and once more when done.
+    @Test func aConversionReportsItsProgressOnTheTerminalAndInTheLog() throws {
+        let database = try TestPostgres.makeDatabase("convert-progress", quiet: true)
+        let connection = try database.connect()
+        _ = try Migrator(schema: "dreamclass").migrate(connection, conversion: nil)
+        let row = { (id: Int) in
+            #"{"id":"\#(UUID().uuidString)","type":"STUDENT_PERIOD_CREATED","tenant":"\#(Self.tenant)","timestamp":1,"data":{"id":\#(id),"studentId":3,"active":true,"addedAt":"2024-10-02T09:40:02Z"}}"#
+        }
+        try connection.storeAsBeforeTypedColumns((1...520).map(row))
+        try connection.execute("ANALYZE dreamclass.webhook_events")
+        let capture = LogCapture()
+        final class Shown: Sendable { let lines = Mutex<[String]>([]) }
+        let shown = Shown()
+        var conversion = EventConversion(schema: "dreamclass", logger: capture.logger())
+        conversion.batchSize = 10
+        conversion.progress = { converted, estimated in shown.lines.withLock { $0.append("\(converted) of about \(estimated)") } }
+        #expect(try conversion.run(connection) == .finished(converted: 520))
+        #expect(shown.lines.withLock { $0 } == (1...52).map { "\($0 * 10) of about 520" })
+        let logged = capture.messages.filter { $0.contains("convert") }
+        #expect(logged.contains { $0.hasPrefix("info converting stored events converted=500 estimated_rows=520 ") }, "\(logged)")
+        #expect(logged.contains("info stored events converted to typed columns converted=520"), "\(logged)")
+    }
+
     @Test func aStoreIsConvertedWhileTheReceiverStoresAndTheStatesStayTheSame() async throws {
         let database = try TestPostgres.makeDatabase("convert")
         let connection = try database.connect()
