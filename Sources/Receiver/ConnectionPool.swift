@@ -8,18 +8,27 @@ actor ConnectionPool {
     private let size: Int
     private var idle: [Connection] = []
     private var open = 0
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Who waits for a connection, first come first served; the ticket lets a wait that ran out
+    /// of time leave the queue.
+    private var waiters: [(ticket: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+    private var nextTicket = 0
 
-    private let statementTimeout: Duration
+    private let timeout: Duration
 
-    init(size: Int, statementTimeout: Duration, connect: @escaping @Sendable () throws -> Connection) {
+    /// `timeout` bounds each use whole: the wait for a free connection, the statements, a retry.
+    init(size: Int, timeout: Duration, connect: @escaping @Sendable () throws -> Connection) {
         self.size = max(1, size)
-        self.statementTimeout = statementTimeout
+        self.timeout = timeout
         self.connect = connect
     }
 
     /// Runs `body` with a connection, on a thread outside Swift's cooperative pool (libpq blocks).
     /// A connection that failed is closed rather than handed out again.
+    ///
+    /// The whole use ends by one deadline, `timeout` after the call: a request queued behind
+    /// others that wait on a lock is answered when its own time is up, not after theirs (with
+    /// every connection stuck, the tenth request in line would otherwise wait ten timeouts, past
+    /// DreamClass's patience). Running out of time throws a ``PostgresError`` of kind `.timeout`.
     ///
     /// A connection that sat idle may have been ended meanwhile (PostgreSQL restarted, failed
     /// over, or an administrator ended it): when one fails so, the idle ones beside it go too (a
@@ -27,14 +36,13 @@ actor ConnectionPool {
     /// 503 for a database that is back. `body` must be safe to run twice: the receiver's
     /// statements are (`ON CONFLICT DO NOTHING`, a ping; a rejected body may be kept twice).
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
         var retried = false
         while true {
-            let (connection, reused) = try await take()
-            let timeout = statementTimeout
+            let (connection, reused) = try await take(until: deadline)
             do {
                 let value = try await Blocking.run {
-                    // Every use is bounded from the moment it gets a thread: a blocked store answers 503.
-                    connection.setDeadline(.now + timeout)
+                    connection.setDeadline(deadline)
                     return try body(connection)
                 }
                 give(connection)
@@ -51,9 +59,21 @@ actor ConnectionPool {
         }
     }
 
-    /// An idle connection (`reused`), or a new one.
-    private func take() async throws -> (Connection, reused: Bool) {
-        while idle.isEmpty, open >= size { await withCheckedContinuation { waiters.append($0) } }
+    /// An idle connection (`reused`), or a new one, if one comes free before `deadline`.
+    private func take(until deadline: ContinuousClock.Instant) async throws -> (Connection, reused: Bool) {
+        while idle.isEmpty, open >= size {
+            let ticket = nextTicket
+            nextTicket += 1
+            let timer = Task { [weak self] in
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                await self?.expire(ticket)
+            }
+            let served = await withCheckedContinuation { waiters.append((ticket, $0)) }
+            timer.cancel()
+            guard served else {
+                throw PostgresError(kind: .timeout, message: "no database connection came free within \(timeout): all \(size) are busy")
+            }
+        }
         if let connection = idle.popLast() { return (connection, true) }
         open += 1
         do {
@@ -80,6 +100,12 @@ actor ConnectionPool {
     }
 
     private func wake() {
-        if !waiters.isEmpty { waiters.removeFirst().resume() }
+        if !waiters.isEmpty { waiters.removeFirst().continuation.resume(returning: true) }
+    }
+
+    /// Ends a wait whose deadline passed, unless it was served meanwhile.
+    private func expire(_ ticket: Int) {
+        guard let index = waiters.firstIndex(where: { $0.ticket == ticket }) else { return }
+        waiters.remove(at: index).continuation.resume(returning: false)
     }
 }

@@ -50,8 +50,9 @@ public final class WebhookReceiver: Sendable {
         public var bodyTimeout: Duration = .seconds(10)
         /// Connections open at once; more wait in the listen backlog until one closes.
         public var maxConnections = 1_024
-        /// The longest a request waits on PostgreSQL (a lock held elsewhere, a slow disk): then
-        /// 503, which DreamClass retries, well before its own 10 s wait makes the delivery fail.
+        /// The longest a request waits on PostgreSQL (a free connection of the pool, a lock held
+        /// elsewhere, a slow disk): then 503, which DreamClass retries, well before its own 10 s
+        /// wait makes the delivery fail.
         public var databaseTimeout: Duration = .seconds(5)
 
         public init(schema: String) { self.schema = schema }
@@ -73,7 +74,7 @@ public final class WebhookReceiver: Sendable {
     public init(options: Options, logger: Logger = Logger(label: "serve"), connect: @escaping @Sendable () throws -> Connection) {
         self.options = options
         self.logger = logger
-        pool = ConnectionPool(size: options.connections, statementTimeout: options.databaseTimeout, connect: connect)
+        pool = ConnectionPool(size: options.connections, timeout: options.databaseTimeout, connect: connect)
         inbox = ReceiverInbox(schema: options.schema)
     }
 

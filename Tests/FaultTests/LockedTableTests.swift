@@ -94,4 +94,57 @@ import Testing
         await simulator.stop()
         #expect(next.status == 0, "\(next.stderr)")
     }
+
+    /// Deliveries queued for the receiver's one connection while the table is locked: each ends
+    /// when its own 2 s are up, in the queue if the connection is still taken, and is answered
+    /// 503, rather than wait out the timeouts of all those ahead of it (sixteen in line would take
+    /// 32 s, and DreamClass gives up after 10). The log says which waited for a connection. Sent
+    /// again once the lock is gone, each is stored.
+    ///
+    /// How long an answer took is not asserted (the suite runs on two busy cores); that a queued
+    /// delivery gave up in the queue is, and it never does when the queue has no deadline.
+    @Test func deliveriesQueuedBehindALockedTableEndByTheirOwnTimeout() async throws {
+        var options = WebhookReceiver.Options(schema: "dreamclass")
+        options.timestampWindow = nil
+        options.connections = 1
+        options.databaseTimeout = .seconds(2)
+        let capture = LogCapture()
+        let receiver = WebhookReceiver(options: options, logger: capture.logger(label: "serve")) { [database] in try database.connect() }
+        let hook = try await receiver.start()
+        let requests = (1...16).map { index in
+            var request = HTTPClientRequest(url: hook)
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(string: WebhookEnvelope.body(
+                id: UUID(), type: "STUDENT_PERIOD_CREATED", tenant: FaultTests.tenant, timestampMillis: 1_727_862_002_901, signature: nil,
+                data: Enrollment(id: 9_998_000 + index, studentId: 1, active: true, addedAt: "2024-10-02T09:40:02.179+00:00"))))
+            return request
+        }
+        @Sendable func deliver(_ request: HTTPClientRequest) async -> String {
+            do { return "\(try await HTTPClient.shared.execute(request, timeout: .seconds(120)).status.code)" } catch { return "\(error)" }
+        }
+        let holder = try database.connect()
+        try holder.begin()
+        try holder.execute("LOCK TABLE dreamclass.webhook_events IN ACCESS EXCLUSIVE MODE")
+        let locked = await withTaskGroup(of: String.self) { group in
+            for request in requests { group.addTask { await deliver(request) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        holder.rollback()
+        #expect(locked == Array(repeating: "503", count: requests.count))
+        let errors = capture.messages.filter { $0.hasPrefix("error webhook not stored: database busy") }
+        #expect(errors.count == requests.count, "\(capture.messages)")
+        #expect(errors.contains { $0.contains("no database connection came free within 2.0 seconds: all 1 are busy") }, "\(errors)")
+
+        // Again, as DreamClass's retries come: each until it is stored (a busy machine may take
+        // more than 2 s for one), at most five times.
+        var unlocked: [String] = []
+        for request in requests {
+            var answer = ""
+            for _ in 0..<5 where answer != "200" { answer = await deliver(request) }
+            unlocked.append(answer)
+        }
+        await receiver.stop()
+        #expect(unlocked == Array(repeating: "200", count: requests.count))
+        #expect(try connection.query("SELECT count(*) FROM dreamclass.webhook_events WHERE source = 'webhook'").first?.decode(Int.self, at: 0) == requests.count)
+    }
 }
