@@ -124,12 +124,26 @@ import Glibc
     /// A real Pushgateway (Debian's, started here on loopback): each school its own group, the
     /// same families as the textfile; a failed run keeps the last success's gauge as it was.
     @Test func metricsPushedToAPushgatewayKeepTheLastSuccessThroughAFailure() async throws {
-        let port = try FreePort.take()
         let folder = try temporaryFolder("pushgateway").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        _ = await Command.run("/bin/sh", ["-c", #"/usr/bin/prometheus-pushgateway --web.listen-address=127.0.0.1:$0 >"$1/log" 2>&1 & echo $! >"$1/pid""#, String(port), folder])
+        // Port 0: the kernel picks it as the Pushgateway binds, and its log says which. A port
+        // picked here beforehand could be taken by another socket of the busy suite meanwhile.
+        _ = await Command.run("/bin/sh", ["-c", #"/usr/bin/prometheus-pushgateway --web.listen-address=127.0.0.1:0 >"$0/log" 2>&1 & echo $! >"$0/pid""#, folder])
         defer { _ = kill(pid_t((try? String(contentsOfFile: folder + "/pid", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0, SIGTERM) }
-        try await waitUntil("the Pushgateway listens", timeout: .seconds(60), interval: .milliseconds(50)) { FreePort.answers(port: port) }
+        func log() -> String { (try? String(contentsOfFile: folder + "/log", encoding: .utf8)) ?? "" }
+        var port = 0
+        do {
+            try await waitUntil("the Pushgateway listens", timeout: .seconds(60), interval: .milliseconds(50)) {
+                // `msg="Listening on" address=127.0.0.1:41234`
+                guard let line = log().split(separator: "\n").first(where: { $0.contains(#"msg="Listening on""#) }),
+                      let listening = line.split(separator: ":").last.flatMap({ Int($0) }) else { return false }
+                port = listening
+                return FreePort.answers(port: port)
+            }
+        } catch {
+            Issue.record("\(error); its log:\n\(log())")
+            return
+        }
         let base = "http://127.0.0.1:\(port)"
         func scraped() async throws -> String {
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(30))
