@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @Option var host = "127.0.0.1"
-    @Option var port = 8080
+    @Option(help: "The port to listen on; 0 takes a free one, which the log's \"receiving webhooks\" line names.") var port = 8080
     @Option(help: "The Basic-auth user DreamClass sends.") var user: String?
     @Option(help: "How the webhook secret becomes the HMAC key: base64, raw or hex (default: a school's key_encoding, else base64).")
     var keyEncoding: WebhookSignature.KeyEncoding?
@@ -41,7 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes takes 1 to 1073741824") }
         // Within PostgreSQL's default max_connections (100), beside the nightly run's.
         guard (1...64).contains(connections) else { throw ValidationError("--connections takes 1 to 64, not \(connections)") }
-        guard (1...65_535).contains(port) else { throw ValidationError("--port takes 1 to 65535, not \(port)") }
+        guard (0...65_535).contains(port) else { throw ValidationError("--port takes 0 to 65535, not \(port)") }
         if let healthPort {
             guard (1...65_535).contains(healthPort), healthPort != port else { throw ValidationError("--health-port takes 1 to 65535, not --port, not \(healthPort)") }
         }

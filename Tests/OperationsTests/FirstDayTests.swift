@@ -34,13 +34,17 @@ import Glibc
         ]
         let migrate = await Command.run(binary, ["migrate"], environment: environment)
         #expect(migrate.status == 0, "\(migrate.stderr)")
-        let port = try FreePort.take()
-        let serve = try await Self.background("serve", in: folder, [binary, "serve", "--port", String(port), "--timestamp-window", "0"], environment: environment)
+        let serve = try await Self.background("serve", in: folder, [binary, "serve", "--port", "0", "--timestamp-window", "0"],
+                                              environment: environment.merging(["LOG_LEVEL": "notice"]) { $1 })
         defer { kill(serve, SIGTERM) }
-        try await waitUntil("serve listens", timeout: .seconds(60), interval: .milliseconds(50)) { FreePort.answers(port: port) }
+        var hook = ""
+        try await waitUntil("serve listens", timeout: .seconds(60), interval: .milliseconds(50)) {
+            hook = Command.servingURL(loggedIn: "\(folder)/serve.err") ?? ""
+            return !hook.isEmpty
+        }
         let sim = try await Self.background("sim", in: folder, [
             simulator, "--periods", "3", "--students-per-period", "30", "--outage-changes", "2",
-            "--deliver", "http://127.0.0.1:\(port)/webhooks/dreamclass",
+            "--deliver", hook,
         ], environment: environment)
         defer { kill(sim, SIGTERM) }
         try await waitUntil("the simulator delivered", timeout: .seconds(120), interval: .milliseconds(100)) {

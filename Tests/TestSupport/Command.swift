@@ -56,4 +56,15 @@ public enum Command {
             stderr: (try? String(contentsOfFile: directory + "/err", encoding: .utf8)) ?? ""
         )
     }
+
+    /// The URL `serve` logged it receives webhooks at (`receiving webhooks`, at notice, its `url`
+    /// as text or JSON), from the log it writes to `path`: with `--port 0`, the port the kernel
+    /// gave it as it bound, so no port is picked beforehand that another socket of a busy suite
+    /// could take meanwhile.
+    public static func servingURL(loggedIn path: String) -> String? {
+        let log = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("receiving webhooks") }),
+              let start = line.range(of: "http://") else { return nil }
+        return String(line[start.lowerBound...].prefix { !$0.isWhitespace && $0 != "\"" })
+    }
 }

@@ -4,24 +4,10 @@ import Foundation
 import Glibc
 #endif
 
-/// Loopback ports for a server a test starts as a process.
+/// Loopback sockets for tests: a server that hangs, and whether a port answers. A server a test
+/// starts as a process binds port 0 and says which port it got (no port is picked beforehand
+/// that another socket could take meanwhile).
 public enum FreePort {
-    /// A port nothing listens on now: the kernel's pick for a socket bound to port 0, closed again.
-    public static func take() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// A loopback socket that listens and never answers (the kernel completes connections into
     /// its backlog; nobody accepts): a server that hangs. Close the descriptor when done.
     public static func silentListener() throws -> (descriptor: Int32, port: Int) {
